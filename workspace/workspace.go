@@ -1,0 +1,47 @@
+// Package workspace is the folder a user works in: the database nngpt.db and
+// the artefacts later steps put beside it (candidates, reports, prompts).
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nngpt/nngpt/store"
+	"github.com/nngpt/nngpt/store/sqlite"
+)
+
+// DBName is the database file inside a workspace.
+const DBName = "nngpt.db"
+
+// Workspace is an open workspace.
+type Workspace struct {
+	Dir   string
+	Store store.Store
+}
+
+// Open opens the workspace at dir, creating the folder and the database
+// (with every migration applied) when they do not exist yet.
+func Open(ctx context.Context, dir string) (*Workspace, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(abs, DBName))
+	if err != nil {
+		return nil, fmt.Errorf("open workspace %s: %w", abs, err)
+	}
+	return &Workspace{Dir: abs, Store: st}, nil
+}
+
+// Path joins elements onto the workspace folder.
+func (w *Workspace) Path(elem ...string) string {
+	return filepath.Join(append([]string{w.Dir}, elem...)...)
+}
+
+// Close closes the store.
+func (w *Workspace) Close() error { return w.Store.Close() }
