@@ -46,7 +46,6 @@ type Filter struct {
 	EpochSet                  bool // Epoch is a filter
 	BestOnly                  bool // keep only the best-accuracy rows per task, dataset, metric, nn, epoch (ties kept)
 	MaxRows                   int  // 0: no limit
-	NNPrefix                  string
 }
 
 // AddResult counts what an AddStats or PutCode call did.
@@ -57,10 +56,14 @@ type AddResult struct {
 
 // SummaryRow counts the corpus per task, dataset and metric.
 type SummaryRow struct {
-	Task, Dataset, Metric string
-	Models, Pipelines     int
-	Records               int
-	BestAccuracy          float64
+	Task         string  `json:"task"`
+	Dataset      string  `json:"dataset"`
+	Metric       string  `json:"metric"`
+	Models       int     `json:"models"`
+	Trials       int     `json:"trials"`
+	Records      int     `json:"records"`
+	MaxEpoch     int     `json:"max_epoch"`
+	BestAccuracy float64 `json:"best_accuracy"`
 }
 
 // Corpus is the LEMUR part of the store.
@@ -68,6 +71,11 @@ type Corpus interface {
 	// AddStats inserts records atomically: all of them or none. Records
 	// whose stat id is already stored are counted as present, not changed.
 	AddStats(ctx context.Context, recs []lemur.Record) (AddResult, error)
+	// BulkAddStats runs fill inside one write transaction; each call of add
+	// inserts records as AddStats does. When fill returns an error nothing
+	// is written. Meant for imports: into an empty corpus it builds the
+	// indexes once at the end instead of row by row.
+	BulkAddStats(ctx context.Context, fill func(add func([]lemur.Record) error) error) (AddResult, error)
 	// PutCode stores code under a name. The same name with the same code is
 	// counted as present; the same name with other code replaces it, as
 	// LEMUR's code_to_db does.
