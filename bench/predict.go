@@ -1,0 +1,222 @@
+// Package bench holds the harnesses behind `nngpt bench ...`: each loads
+// real data, runs one part of nngpt on it and reports measured figures.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/predict"
+)
+
+// PredictConfig configures the accuracy-prediction benchmark.
+type PredictConfig struct {
+	// Train is a LEMUR checkout, stat folder or .tar.gz of either.
+	Train string
+	// Test, when set, is a second tree to test on; otherwise the models
+	// of Train are split.
+	Test string
+	// TestShare is the share of Train's models held out when Test is
+	// empty (default 0.25).
+	TestShare float64
+	Seed      uint64
+	Options   predict.Options
+}
+
+// Corpus is a LEMUR tree turned into runs and code features.
+type Corpus struct {
+	Path  string                          `json:"path"`
+	Build predict.BuildStats              `json:"build"`
+	Code  int                             `json:"models_with_code"`
+	Runs  []predict.Run                   `json:"-"`
+	Feats map[string]predict.CodeFeatures `json:"-"`
+}
+
+// LoadCorpus reads a LEMUR tree or archive and builds its runs and the code
+// features of the models whose code it holds.
+func LoadCorpus(ctx context.Context, path string) (*Corpus, error) {
+	t, err := lemur.Load(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("load LEMUR tree %s: %w", path, err)
+	}
+	if len(t.Problems) > 0 {
+		slog.Warn("LEMUR tree has unreadable parts, left out", "path", path, "problems", len(t.Problems), "first", t.Problems[0].Error())
+	}
+	if len(t.Records) == 0 {
+		return nil, fmt.Errorf("LEMUR tree %s holds no stat records: want a checkout, its stat/ folder or a .tar.gz of either", path)
+	}
+	runs, st, err := predict.BuildRuns(predict.Records(t.Records))
+	if err != nil {
+		return nil, err
+	}
+	c := &Corpus{Path: path, Build: st, Runs: runs, Feats: map[string]predict.CodeFeatures{}}
+	for name, src := range t.Codes["nn"] {
+		f, err := predict.CodeFeaturesOf([]byte(src))
+		if err != nil {
+			slog.Debug("no code features", "nn", name, "err", err)
+			continue
+		}
+		c.Feats[name] = f
+	}
+	c.Code = len(c.Feats)
+	return c, nil
+}
+
+// PredictReport is the benchmark's result.
+type PredictReport struct {
+	Train        *Corpus                 `json:"train"`
+	Test         *Corpus                 `json:"test,omitempty"`
+	Split        string                  `json:"split"`
+	Seed         uint64                  `json:"seed"`
+	K            int                     `json:"k"`
+	TrainRuns    int                     `json:"train_runs"`
+	TrainModels  int                     `json:"train_models"`
+	TestRuns     int                     `json:"test_runs"`
+	TestModels   int                     `json:"test_models"`
+	TrainSeconds float64                 `json:"train_seconds"`
+	Groups       []predict.Group         `json:"groups"`
+	Importance   []predict.FeatureWeight `json:"importance"`
+}
+
+// Predict trains on one side of a split by model and scores persistence,
+// the linear fit and the learned model on the other.
+func Predict(ctx context.Context, cfg PredictConfig) (*PredictReport, error) {
+	if cfg.TestShare == 0 {
+		cfg.TestShare = 0.25
+	}
+	if !(cfg.TestShare > 0 && cfg.TestShare < 1) {
+		return nil, fmt.Errorf("test share %v: want a value in (0, 1)", cfg.TestShare)
+	}
+	tr, err := LoadCorpus(ctx, cfg.Train)
+	if err != nil {
+		return nil, err
+	}
+	rep := &PredictReport{Train: tr, Seed: cfg.Seed}
+	var train, test []predict.Run
+	code := tr.Feats
+	if cfg.Test != "" {
+		te, err := LoadCorpus(ctx, cfg.Test)
+		if err != nil {
+			return nil, err
+		}
+		rep.Test = te
+		train, test = tr.Runs, te.Runs
+		// A model in both trees would be scored on runs it was trained on.
+		inTrain := map[string]bool{}
+		for _, r := range train {
+			inTrain[r.NN] = true
+		}
+		kept := test[:0:0]
+		for _, r := range test {
+			if !inTrain[r.NN] {
+				kept = append(kept, r)
+			}
+		}
+		if dropped := len(test) - len(kept); dropped > 0 {
+			slog.Warn("test runs of models also in the training tree left out", "runs", dropped)
+		}
+		test = kept
+		code = merge(tr.Feats, te.Feats)
+		rep.Split = "train tree / test tree"
+	} else {
+		train, test = predict.SplitByModel(tr.Runs, cfg.TestShare, cfg.Seed)
+		rep.Split = fmt.Sprintf("by model, %.0f%% of models held out", 100*cfg.TestShare)
+	}
+	o := cfg.Options
+	o.Seed = cfg.Seed
+	start := time.Now()
+	m, err := predict.Train(ctx, train, code, o)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	rep.TrainSeconds = time.Since(start).Seconds()
+	rep.K = m.Schema.K
+	rep.TrainRuns = m.TrainRuns
+	rep.TrainModels = countModels(predict.Trainable(train, rep.K))
+	testable := predict.Trainable(test, rep.K)
+	rep.TestRuns, rep.TestModels = len(testable), countModels(testable)
+	if rep.TestRuns == 0 {
+		return nil, fmt.Errorf("no test runs with more than %d epochs", rep.K)
+	}
+	if rep.Groups, err = predict.Evaluate(m, testable, code); err != nil {
+		return nil, err
+	}
+	imp := m.Importance()
+	rep.Importance = imp[:min(len(imp), 15)]
+	return rep, nil
+}
+
+func merge(a, b map[string]predict.CodeFeatures) map[string]predict.CodeFeatures {
+	out := make(map[string]predict.CodeFeatures, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func countModels(runs []predict.Run) int {
+	m := map[string]bool{}
+	for _, r := range runs {
+		m[r.NN] = true
+	}
+	return len(m)
+}
+
+// WriteTable prints the report for people.
+func (r *PredictReport) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "train: %s: %s; code for %d models\n", r.Train.Path, r.Train.Build, r.Train.Code)
+	if r.Test != nil {
+		fmt.Fprintf(w, "test:  %s: %s; code for %d models\n", r.Test.Path, r.Test.Build, r.Test.Code)
+	}
+	fmt.Fprintf(w, "split: %s (seed %d); predicting from the first %d epochs of runs with more epochs\n", r.Split, r.Seed, r.K)
+	fmt.Fprintf(w, "train: %d runs of %d models, fitted in %.1f s; test: %d runs of %d models\n\n",
+		r.TrainRuns, r.TrainModels, r.TrainSeconds, r.TestRuns, r.TestModels)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "dataset\ttest runs\tmethod\tRMSE\tMAE\tPearson r\tbest-epoch MAE\tinterval cover\twidth\t")
+	for _, g := range r.Groups {
+		name := g.Dataset
+		if name == "" {
+			name = "pooled"
+		}
+		for i, meth := range predict.Methods {
+			s := g.Scores[meth]
+			label, n := "", ""
+			if i == 0 {
+				label, n = name, fmt.Sprint(s.Runs)
+			}
+			cov, width := "", ""
+			if meth == predict.Boosted {
+				cov, width = fmt.Sprintf("%.1f%%", 100*s.Coverage), f3(s.Width)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t\n", label, n, meth, f3(s.RMSE), f3(s.MAE), f3(s.Pearson), s.EpochMAE, cov, width)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Importance) > 0 {
+		var parts []string
+		for _, f := range r.Importance[:min(8, len(r.Importance))] {
+			parts = append(parts, fmt.Sprintf("%s %.2f", f.Name, f.Weight))
+		}
+		fmt.Fprintf(w, "\nmost used features (share of split gain): %s\n", strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+func f3(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.4f", v)
+}

@@ -1,0 +1,332 @@
+package predict
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nngpt/nngpt/lemur"
+)
+
+// Input is what is known about a run after its first epochs: everything a
+// prediction may use.
+type Input struct {
+	Task, Dataset, Metric string
+	// Prm are the run's hyperparameters (lr, momentum, batch, transform, ...).
+	Prm lemur.Dict
+	// Acc[i] is the accuracy after epoch i+1; at least the model's K epochs.
+	Acc []float64
+	// Dur[i] is the cumulative duration in seconds after epoch i+1 (NaN or
+	// absent when unknown). Only used by models trained with durations.
+	Dur []float64
+	// MaxEpoch is E, the number of epochs the run is set to train.
+	MaxEpoch int
+	// Code are structural features of the model's code; nil when the code
+	// is unknown (the prediction is then a bit less sharp).
+	Code CodeFeatures
+}
+
+// CodeFeatures are numeric facts about a model's code (layer counts by type,
+// depth, widths, estimated parameters, residual/attention/normalisation
+// flags, structural family as a one-hot), keyed by name.
+type CodeFeatures map[string]float64
+
+// InputOf is the input a run gives after its first k epochs.
+func InputOf(r *Run, k int, code CodeFeatures) Input {
+	return Input{Task: r.Task, Dataset: r.Dataset, Metric: r.Metric, Prm: r.Prm,
+		Acc: r.Acc[:min(k, len(r.Acc))], Dur: r.Dur[:min(k, len(r.Dur))], MaxEpoch: r.MaxEpoch(), Code: code}
+}
+
+// datasetClasses are the class counts of LEMUR's classification datasets;
+// chance accuracy is 1/classes.
+var datasetClasses = map[string]int{
+	"cifar-10": 10, "cifar-100": 100, "mnist": 10, "svhn": 10, "imagenette": 10,
+	"celeba-gender": 2, "places365": 365,
+}
+
+// Chance is the accuracy of a uniform guess on a classification dataset
+// LEMUR knows, and 0 otherwise.
+func Chance(task, dataset string) float64 {
+	if task != "img-classification" {
+		return 0
+	}
+	if c, ok := datasetClasses[dataset]; ok {
+		return 1 / float64(c)
+	}
+	return 0
+}
+
+// Transform is a LEMUR transform name split into its parts: family (echo,
+// norm, complex, ...), size (0 when none) and flip.
+type Transform struct {
+	Family string
+	Size   int
+	Flip   bool
+}
+
+// ParseTransform splits names like norm_256_flip; unknown shapes keep the
+// whole name as the family.
+func ParseTransform(name string) Transform {
+	parts := strings.Split(name, "_")
+	t := Transform{Family: parts[0]}
+	for _, p := range parts[1:] {
+		if p == "flip" {
+			t.Flip = true
+		} else if n, err := strconv.Atoi(p); err == nil {
+			t.Size = n
+		} else {
+			t.Family += "_" + p
+		}
+	}
+	return t
+}
+
+// Schema turns inputs into feature rows. Its vocabularies come from the
+// training runs so the column layout is fixed for a saved model.
+type Schema struct {
+	// K is the number of epochs observed before predicting.
+	K int `json:"k"`
+	// Durations adds the early epochs' durations as features.
+	Durations bool `json:"durations"`
+	// PrmKeys are the numeric hyperparameters used as features.
+	PrmKeys []string `json:"prm_keys"`
+	// Vocabularies of the categorical fields; unknown values become NaN.
+	Tasks      []string `json:"tasks"`
+	Datasets   []string `json:"datasets"`
+	Metrics    []string `json:"metrics"`
+	Transforms []string `json:"transforms"`
+	// CodeKeys are the code features used as columns.
+	CodeKeys []string `json:"code_keys"`
+	// Priors are per-dataset means over the training runs (target
+	// encoding); an unseen dataset falls back to the NaN column.
+	Priors map[string]Prior `json:"priors"`
+}
+
+// Prior summarises the training runs of one dataset.
+type Prior struct {
+	Runs     int     `json:"runs"`
+	MeanBest float64 `json:"mean_best"`
+	MeanGain float64 `json:"mean_gain"` // best minus the best of the first K epochs
+}
+
+// logKeys are hyperparameters spread over decades: used as log10.
+var logKeys = map[string]bool{"lr": true, "weight_decay": true, "norm_eps": true}
+
+// NewSchema derives the vocabularies from training runs. Hyperparameters
+// and code features present in fewer than minShare of the runs are left
+// out (too rare to learn from).
+func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) Schema {
+	const minShare = 0.01
+	s := Schema{K: k, Durations: durations, Priors: map[string]Prior{}}
+	prmCount := map[string]int{}
+	codeCount := map[string]int{}
+	tasks, datasets, metrics, transforms := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	sums := map[string]*Prior{}
+	for i := range runs {
+		r := &runs[i]
+		tasks[r.Task], datasets[r.Dataset], metrics[r.Metric] = true, true, true
+		transforms[ParseTransform(r.Transform()).Family] = true
+		for _, it := range r.Prm {
+			if _, ok := lemur.AsFloat(it.Value); ok && it.Key != "epoch" {
+				prmCount[it.Key]++
+			}
+		}
+		for key := range code[r.NN] {
+			codeCount[key]++
+		}
+		if len(r.Acc) > k {
+			best, _ := r.Best()
+			p := sums[r.Dataset]
+			if p == nil {
+				p = &Prior{}
+				sums[r.Dataset] = p
+			}
+			p.Runs++
+			p.MeanBest += best
+			p.MeanGain += best - maxOf(r.Acc[:k])
+		}
+	}
+	min := int(math.Ceil(minShare * float64(len(runs))))
+	for key, n := range prmCount {
+		if n >= min {
+			s.PrmKeys = append(s.PrmKeys, key)
+		}
+	}
+	for key, n := range codeCount {
+		if n >= min {
+			s.CodeKeys = append(s.CodeKeys, key)
+		}
+	}
+	sort.Strings(s.PrmKeys)
+	sort.Strings(s.CodeKeys)
+	s.Tasks, s.Datasets, s.Metrics, s.Transforms = keys(tasks), keys(datasets), keys(metrics), keys(transforms)
+	for d, p := range sums {
+		s.Priors[d] = Prior{Runs: p.Runs, MeanBest: p.MeanBest / float64(p.Runs), MeanGain: p.MeanGain / float64(p.Runs)}
+	}
+	return s
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func maxOf(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}
+
+// Names lists the feature columns in order.
+func (s *Schema) Names() []string {
+	var n []string
+	for i := 1; i <= s.K; i++ {
+		n = append(n, fmt.Sprintf("acc_%d", i))
+	}
+	n = append(n, "acc_max", "slope_last", "slope_mean", "ratio_last_first", "chance", "lift_over_chance", "headroom",
+		"max_epoch", "log_max_epoch", "epochs_left", "share_seen")
+	if s.Durations {
+		n = append(n, "log_epoch1_seconds", "log_epoch_last_seconds")
+	}
+	for _, k := range s.PrmKeys {
+		if logKeys[k] {
+			n = append(n, "log10_"+k)
+		} else if k == "batch" {
+			n = append(n, "log2_batch")
+		} else {
+			n = append(n, "prm_"+k)
+		}
+	}
+	n = append(n, "transform_family", "transform_size", "transform_flip",
+		"task", "dataset", "metric", "dataset_mean_best", "dataset_mean_gain", "has_code")
+	for _, k := range s.CodeKeys {
+		n = append(n, "code_"+k)
+	}
+	return n
+}
+
+// Row is the feature vector of one input; NaN marks a missing value.
+// The input must hold at least K accuracies.
+func (s *Schema) Row(in *Input) ([]float64, error) {
+	if len(in.Acc) < s.K {
+		return nil, fmt.Errorf("need the accuracies of the first %d epochs, got %d", s.K, len(in.Acc))
+	}
+	for i, a := range in.Acc[:s.K] {
+		if math.IsNaN(a) || math.IsInf(a, 0) {
+			return nil, fmt.Errorf("accuracy after epoch %d is %v", i+1, a)
+		}
+	}
+	if in.MaxEpoch < s.K {
+		return nil, fmt.Errorf("max epoch %d is below the %d observed epochs", in.MaxEpoch, s.K)
+	}
+	nan := math.NaN()
+	acc := in.Acc[:s.K]
+	row := make([]float64, 0, 32+len(s.PrmKeys)+len(s.CodeKeys))
+	row = append(row, acc...)
+	last, first := acc[s.K-1], acc[0]
+	slopeLast := 0.0
+	if s.K > 1 {
+		slopeLast = last - acc[s.K-2]
+	}
+	slopeMean := 0.0
+	if s.K > 1 {
+		slopeMean = (last - first) / float64(s.K-1)
+	}
+	ratio := nan
+	if first > 0 {
+		ratio = last / first
+	}
+	chance := Chance(in.Task, in.Dataset)
+	lift := nan
+	if chance > 0 {
+		lift = last / chance
+	}
+	e := float64(in.MaxEpoch)
+	row = append(row, maxOf(acc), slopeLast, slopeMean, ratio, chance, lift, 1-maxOf(acc),
+		e, math.Log(e), e-float64(s.K), float64(s.K)/e)
+	if s.Durations {
+		d1, dl := nan, nan
+		if len(in.Dur) >= s.K {
+			if d := in.Dur[0]; d > 0 {
+				d1 = math.Log(d)
+			}
+			prev := 0.0
+			if s.K > 1 {
+				prev = in.Dur[s.K-2]
+			}
+			if d := in.Dur[s.K-1] - prev; d > 0 {
+				dl = math.Log(d)
+			}
+		}
+		row = append(row, d1, dl)
+	}
+	for _, k := range s.PrmKeys {
+		v, ok := in.Prm.Float(k)
+		switch {
+		case !ok:
+			v = nan
+		case logKeys[k]:
+			v = logOrNaN(v, 10)
+		case k == "batch":
+			v = logOrNaN(v, 2)
+		}
+		row = append(row, v)
+	}
+	tname, _ := in.Prm.String("transform")
+	t := ParseTransform(tname)
+	size := nan
+	if t.Size > 0 {
+		size = float64(t.Size)
+	}
+	flip := 0.0
+	if t.Flip {
+		flip = 1
+	}
+	row = append(row, index(s.Transforms, t.Family), size, flip,
+		index(s.Tasks, in.Task), index(s.Datasets, in.Dataset), index(s.Metrics, in.Metric))
+	if p, ok := s.Priors[in.Dataset]; ok {
+		row = append(row, p.MeanBest, p.MeanGain)
+	} else {
+		row = append(row, nan, nan)
+	}
+	if in.Code != nil {
+		row = append(row, 1)
+	} else {
+		row = append(row, 0)
+	}
+	for _, k := range s.CodeKeys {
+		v, ok := in.Code[k]
+		if !ok {
+			if in.Code != nil {
+				v = 0 // the code is known and has none of it
+			} else {
+				v = nan
+			}
+		}
+		row = append(row, v)
+	}
+	return row, nil
+}
+
+func logOrNaN(v, base float64) float64 {
+	if v <= 0 {
+		return math.NaN()
+	}
+	return math.Log(v) / math.Log(base)
+}
+
+func index(vocab []string, v string) float64 {
+	if i, ok := slices.BinarySearch(vocab, v); ok {
+		return float64(i)
+	}
+	return math.NaN()
+}

@@ -1,0 +1,312 @@
+package predict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nngpt/nngpt/predict/gbt"
+)
+
+// Options configure Train. Zero fields take the defaults.
+type Options struct {
+	// K is the number of epochs observed before predicting (default 2).
+	K int `json:"k"`
+	// Durations uses the early epochs' durations as features. Off by
+	// default: durations depend on the machine, so a model trained on
+	// LEMUR's timings transfers badly to another GPU.
+	Durations bool `json:"durations"`
+	// Level is the coverage of the interval (default 0.9).
+	Level float64 `json:"level"`
+	// CalibShare is the share of models held out of the quantile fits to
+	// calibrate the interval (default 0.2).
+	CalibShare float64 `json:"calib_share"`
+	// Trees overrides the number of trees of every boosted model.
+	Trees int `json:"trees,omitempty"`
+	// Seed drives subsampling and the calibration split.
+	Seed uint64 `json:"seed"`
+}
+
+func (o Options) withDefaults() Options {
+	if o.K == 0 {
+		o.K = 2
+	}
+	if o.Level == 0 {
+		o.Level = 0.9
+	}
+	if o.CalibShare == 0 {
+		o.CalibShare = 0.2
+	}
+	return o
+}
+
+// Model predicts a run's best accuracy (with an interval), best epoch and
+// final accuracy from its first K epochs. The boosted parts predict the
+// gain over the best accuracy seen so far, which is never negative and
+// much easier to learn than the accuracy itself.
+type Model struct {
+	Format    int       `json:"format"`
+	TrainedAt time.Time `json:"trained_at"`
+	Options   Options   `json:"options"`
+	Schema    Schema    `json:"schema"`
+	TrainRuns int       `json:"train_runs"`
+
+	// Linear is the reference: best accuracy from acc_1 and acc_K.
+	Linear Linear `json:"linear"`
+	// LinearEpoch is best epoch from E and acc_K - acc_1.
+	LinearEpoch Linear `json:"linear_epoch"`
+
+	Gain      *gbt.Model `json:"gain"`       // mean of best - max(acc_1..K)
+	GainLo    *gbt.Model `json:"gain_lo"`    // lower quantile of the gain
+	GainHi    *gbt.Model `json:"gain_hi"`    // upper quantile of the gain
+	LoShift   float64    `json:"lo_shift"`   // conformal corrections of the bounds
+	HiShift   float64    `json:"hi_shift"`   //
+	Epoch     *gbt.Model `json:"epoch"`      // median best epoch
+	FinalGain *gbt.Model `json:"final_gain"` // mean of final - acc_K
+}
+
+// modelFormat is bumped when the saved layout changes.
+const modelFormat = 1
+
+// Prediction is what a model says about one run.
+type Prediction struct {
+	BestAccuracy float64 `json:"best_accuracy"`
+	// Low and High bound the best accuracy with probability Level.
+	Low   float64 `json:"low"`
+	High  float64 `json:"high"`
+	Level float64 `json:"level"`
+	// BestEpoch is the predicted epoch (1-based) of the best accuracy.
+	BestEpoch int `json:"best_epoch"`
+	// FinalAccuracy is the predicted accuracy after the last epoch.
+	FinalAccuracy float64 `json:"final_accuracy"`
+	// Linear is the 3-parameter reference's best accuracy.
+	Linear float64 `json:"linear"`
+	// Known is true when the run has no epochs left: the numbers are exact.
+	Known bool `json:"known,omitempty"`
+}
+
+// Trainable lists the runs a model with K observed epochs learns from (and
+// is judged on): those with at least one epoch after the K-th.
+func Trainable(runs []Run, k int) []Run {
+	var out []Run
+	for _, r := range runs {
+		if len(r.Acc) > k {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Train fits a model on runs; code maps model names to their code features
+// (nil or partial when code is missing).
+func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Options) (*Model, error) {
+	o = o.withDefaults()
+	if o.K < 1 {
+		return nil, fmt.Errorf("options: K = %d, want at least 1", o.K)
+	}
+	if !(o.Level > 0 && o.Level < 1) {
+		return nil, fmt.Errorf("options: level = %v, want (0, 1)", o.Level)
+	}
+	runs = Trainable(runs, o.K)
+	if len(runs) < 50 {
+		return nil, fmt.Errorf("only %d runs with more than %d epochs: need at least 50 to train a predictor (add LEMUR statistics with 'nngpt lemur import' or run more trainings)", len(runs), o.K)
+	}
+	start := time.Now()
+	m := &Model{Format: modelFormat, TrainedAt: start.UTC(), Options: o, TrainRuns: len(runs)}
+	m.Schema = NewSchema(runs, o.K, o.Durations, code)
+	X := make([][]float64, len(runs))
+	gain := make([]float64, len(runs))
+	finalGain := make([]float64, len(runs))
+	epoch := make([]float64, len(runs))
+	lx := make([][2]float64, len(runs))
+	ly := make([]float64, len(runs))
+	ex := make([][2]float64, len(runs))
+	calib := make([]bool, len(runs))
+	for i := range runs {
+		r := &runs[i]
+		in := InputOf(r, o.K, code[r.NN])
+		row, err := m.Schema.Row(&in)
+		if err != nil {
+			return nil, fmt.Errorf("run %s uid %s: %w", r.Pipeline, r.UID, err)
+		}
+		X[i] = row
+		best, be := r.Best()
+		seen := maxOf(r.Acc[:o.K])
+		gain[i] = best - seen
+		finalGain[i] = r.Final() - r.Acc[o.K-1]
+		epoch[i] = float64(be)
+		lx[i] = [2]float64{r.Acc[0], r.Acc[o.K-1]}
+		ly[i] = best
+		ex[i] = [2]float64{float64(r.MaxEpoch()), r.Acc[o.K-1] - r.Acc[0]}
+		calib[i] = modelShare(r.NN, o.Seed) < o.CalibShare
+	}
+	var err error
+	if m.Linear, err = FitLinear(lx, ly); err != nil {
+		return nil, err
+	}
+	if m.LinearEpoch, err = FitLinear(ex, epoch); err != nil {
+		return nil, err
+	}
+	params := func(loss gbt.Loss, alpha float64) gbt.Params {
+		p := gbt.DefaultParams()
+		p.Loss, p.Alpha, p.Seed = loss, alpha, o.Seed+1
+		switch loss {
+		case gbt.Squared:
+			p.Trees, p.LearningRate, p.MaxDepth = 400, 0.05, 7
+		default:
+			p.Trees, p.LearningRate, p.MaxDepth = 200, 0.1, 6
+		}
+		if o.Trees > 0 {
+			p.Trees = o.Trees
+		}
+		return p
+	}
+	if m.Gain, err = gbt.Fit(ctx, X, gain, params(gbt.Squared, 0)); err != nil {
+		return nil, fmt.Errorf("fit best-accuracy model: %w", err)
+	}
+	if m.FinalGain, err = gbt.Fit(ctx, X, finalGain, params(gbt.Squared, 0)); err != nil {
+		return nil, fmt.Errorf("fit final-accuracy model: %w", err)
+	}
+	if m.Epoch, err = gbt.Fit(ctx, X, epoch, params(gbt.Absolute, 0)); err != nil {
+		return nil, fmt.Errorf("fit best-epoch model: %w", err)
+	}
+	// Quantile models on the fit part, bounds shifted on the held-out
+	// models so the interval covers Level of unseen models' runs (split
+	// conformal quantile regression).
+	fitX, fitY, calX, calY := splitRows(X, gain, calib)
+	if len(calX) < 20 || len(fitX) < 50 {
+		fitX, fitY, calX, calY = X, gain, nil, nil
+	}
+	tail := (1 - o.Level) / 2
+	if m.GainLo, err = gbt.Fit(ctx, fitX, fitY, params(gbt.Quantile, tail)); err != nil {
+		return nil, fmt.Errorf("fit lower bound: %w", err)
+	}
+	if m.GainHi, err = gbt.Fit(ctx, fitX, fitY, params(gbt.Quantile, 1-tail)); err != nil {
+		return nil, fmt.Errorf("fit upper bound: %w", err)
+	}
+	if len(calX) > 0 {
+		lo := make([]float64, len(calX))
+		hi := make([]float64, len(calX))
+		for i, x := range calX {
+			lo[i] = m.GainLo.Predict(x) - calY[i] // > 0: the bound was too high
+			hi[i] = calY[i] - m.GainHi.Predict(x) // > 0: the bound was too low
+		}
+		m.LoShift = conformal(lo, tail)
+		m.HiShift = conformal(hi, tail)
+	}
+	slog.Info("predictor trained", "runs", len(runs), "calibration_runs", len(calX),
+		"features", len(m.Schema.Names()), "seconds", time.Since(start).Seconds())
+	return m, nil
+}
+
+// conformal is the correction that leaves at most a share tail of the
+// calibration scores above it (with the finite-sample +1).
+func conformal(scores []float64, tail float64) float64 {
+	n := len(scores)
+	s := slices.Clone(scores)
+	slices.Sort(s)
+	k := int(math.Ceil((1 - tail) * float64(n+1)))
+	if k > n {
+		k = n
+	}
+	return s[k-1]
+}
+
+func splitRows(X [][]float64, y []float64, hold []bool) (fx [][]float64, fy []float64, hx [][]float64, hy []float64) {
+	for i := range X {
+		if hold[i] {
+			hx, hy = append(hx, X[i]), append(hy, y[i])
+		} else {
+			fx, fy = append(fx, X[i]), append(fy, y[i])
+		}
+	}
+	return
+}
+
+// modelShare maps a model name to [0, 1) so that every run of one model
+// lands on the same side of a split.
+func modelShare(nn string, seed uint64) float64 {
+	h := fnv.New64a()
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(seed >> (8 * i))
+	}
+	h.Write(b[:])
+	h.Write([]byte(nn))
+	return float64(h.Sum64()>>11) / float64(1<<53)
+}
+
+// Predict forecasts one run. The input needs at least K accuracies; with
+// MaxEpoch <= K the outcome is already known and returned as such.
+func (m *Model) Predict(in Input) (Prediction, error) {
+	if m == nil || m.Gain == nil {
+		return Prediction{}, errors.New("predictor is not trained")
+	}
+	k := m.Schema.K
+	if len(in.Acc) < k {
+		return Prediction{}, fmt.Errorf("need the accuracies of the first %d epochs, got %d", k, len(in.Acc))
+	}
+	if in.MaxEpoch < len(in.Acc) {
+		return Prediction{}, fmt.Errorf("max epoch %d is below the %d epochs already run", in.MaxEpoch, len(in.Acc))
+	}
+	seen := maxOf(in.Acc)
+	if in.MaxEpoch == len(in.Acc) {
+		r := Run{Acc: in.Acc}
+		best, be := r.Best()
+		return Prediction{BestAccuracy: best, Low: best, High: best, Level: m.Options.Level, BestEpoch: be,
+			FinalAccuracy: r.Final(), Linear: m.Linear.Predict(in.Acc[0], in.Acc[k-1]), Known: true}, nil
+	}
+	row, err := m.Schema.Row(&in)
+	if err != nil {
+		return Prediction{}, err
+	}
+	seenK := maxOf(in.Acc[:k])
+	clamp := func(v float64) float64 { return math.Min(1, math.Max(seen, v)) }
+	p := Prediction{
+		BestAccuracy:  clamp(seenK + math.Max(0, m.Gain.Predict(row))),
+		Low:           clamp(seenK + m.GainLo.Predict(row) - m.LoShift),
+		High:          clamp(seenK + m.GainHi.Predict(row) + m.HiShift),
+		Level:         m.Options.Level,
+		FinalAccuracy: math.Min(1, math.Max(0, in.Acc[k-1]+m.FinalGain.Predict(row))),
+		Linear:        m.Linear.Predict(in.Acc[0], in.Acc[k-1]),
+	}
+	p.Low = math.Min(p.Low, p.BestAccuracy)
+	p.High = math.Max(p.High, p.BestAccuracy)
+	be := int(math.Round(m.Epoch.Predict(row)))
+	p.BestEpoch = min(max(be, 1), in.MaxEpoch)
+	return p, nil
+}
+
+// Importance pairs feature names with their share of the split gain in the
+// best-accuracy model, largest first; empty for a model read from disk.
+func (m *Model) Importance() []FeatureWeight {
+	imp := m.Gain.Importance()
+	names := m.Schema.Names()
+	var out []FeatureWeight
+	for i, w := range imp {
+		if i < len(names) && w > 0 {
+			out = append(out, FeatureWeight{names[i], w})
+		}
+	}
+	slices.SortFunc(out, func(a, b FeatureWeight) int {
+		if a.Weight > b.Weight {
+			return -1
+		}
+		if a.Weight < b.Weight {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// FeatureWeight is one feature's importance.
+type FeatureWeight struct {
+	Name   string  `json:"name"`
+	Weight float64 `json:"weight"`
+}
