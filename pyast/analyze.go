@@ -1,0 +1,102 @@
+package pyast
+
+import "strings"
+
+// Size measures a source file.
+type Size struct {
+	Bytes int `json:"bytes"`
+	Lines int `json:"lines"` // physical lines
+	Code  int `json:"code"`  // lines with code (not blank, not only a comment)
+	Nodes int `json:"nodes"` // syntax nodes
+}
+
+// Analysis is everything this package knows statically about a LEMUR
+// model file. The gate decides from it; predictors use Features.
+type Analysis struct {
+	// Syntax lists the parse errors (at most 20); when it is non-empty the
+	// other fields describe whatever tree-sitter recovered.
+	Syntax   []SyntaxError     `json:"syntax,omitempty"`
+	Contract Contract          `json:"contract"`
+	Hparams  HyperparameterUse `json:"hparams"`
+	Imports  []ModuleImport    `json:"imports"`
+	Aliases  map[string]string `json:"aliases"` // local name -> qualified name, from the imports
+	Calls    map[string][]int  `json:"-"`       // qualified callee -> lines, for calls whose callee resolves to a dotted name
+	Torch2   []APIUse          `json:"torch2,omitempty"`
+	Size     Size              `json:"size"`
+	IDs      IDs               `json:"ids"`
+	Features Features          `json:"features"`
+	Builtins map[string][]int  `json:"-"` // calls of the bare builtins in RiskyBuiltins -> lines
+}
+
+// RiskyBuiltins are the builtins a model has no reason to call; Analysis
+// records their call sites in Builtins so the gate can refuse them.
+var RiskyBuiltins = []string{"exec", "eval", "compile", "open", "input", "breakpoint", "__import__", "globals", "setattr", "delattr"}
+
+// Analyze parses src and analyses it. It never panics on any input.
+func Analyze(src []byte) *Analysis {
+	f := Parse(src)
+	defer f.Close()
+	return AnalyzeFile(f)
+}
+
+// AnalyzeFile analyses a parsed file; f stays open.
+func AnalyzeFile(f *File) *Analysis {
+	t := f.Tree()
+	a := t.Analyze()
+	if len(a.Syntax) > 0 {
+		a.Syntax = f.SyntaxErrors(20)
+	}
+	return a
+}
+
+// Analyze analyses a tree. Syntax errors are located coarsely (line of the
+// first error node); AnalyzeFile gives tree-sitter's messages.
+func (t *Tree) Analyze() *Analysis {
+	a := &Analysis{}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if n.Error || n.Missing {
+			msg := "invalid syntax"
+			if n.Missing {
+				msg = "missing " + n.Kind
+			}
+			a.Syntax = append(a.Syntax, SyntaxError{Line: int(n.Line), Msg: msg})
+			if len(a.Syntax) >= 20 {
+				break
+			}
+		}
+	}
+	imp := t.scanImports()
+	a.Imports = imp.imports
+	a.Aliases = imp.aliases
+	classes := t.topClasses()
+	a.Contract = t.contract(classes)
+	a.Hparams = t.hyperparameters(&a.Contract, classes)
+	a.Torch2 = t.torch2(imp.imports, imp.aliases)
+	a.Calls = map[string][]int{}
+	a.Builtins = map[string][]int{}
+	risky := map[string]bool{}
+	for _, b := range RiskyBuiltins {
+		risky[b] = true
+	}
+	for i := range t.Nodes {
+		if t.Nodes[i].Kind != "call" {
+			continue
+		}
+		fn := t.Field(NodeID(i), "function")
+		if t.Kind(fn) == "identifier" && risky[t.Text(fn)] {
+			a.Builtins[t.Text(fn)] = append(a.Builtins[t.Text(fn)], int(t.Nodes[i].Line))
+		}
+		if q := t.qualName(fn, imp.aliases); strings.Contains(q, ".") {
+			a.Calls[q] = append(a.Calls[q], int(t.Nodes[i].Line))
+		}
+	}
+	a.Size = Size{Bytes: len(t.Src), Lines: strings.Count(string(t.Src), "\n") + 1, Nodes: len(t.Nodes)}
+	if len(t.Src) > 0 && t.Src[len(t.Src)-1] == '\n' {
+		a.Size.Lines--
+	}
+	a.IDs = t.ComputeIDs()
+	a.Features = t.features(imp, classes)
+	a.Size.Code = a.Features.Lines
+	return a
+}
