@@ -269,8 +269,8 @@ func init() { ReplyThink.Text = fence(ReplyThink.Text) }
 // ReplyCRLF has Windows line endings, typographic quotes and non-breaking
 // spaces in the JSON, and non-ASCII prose.
 var ReplyCRLF = Canned{
-	Name: "crlf",
-	Text: strings.ReplaceAll("Voilà — the model ✨\n<hp>{\u201clr\u201d:\u00a00.03, \u201cmomentum\u201d: 0.8, \u201cdropout\u201d: 0.1}</hp>\n<tr> echo_32 </tr>\n<nn>\n"+vggCode+"</nn>\n", "\n", "\r\n"),
+	Name:    "crlf",
+	Text:    strings.ReplaceAll("Voilà — the model ✨\n<hp>{\u201clr\u201d:\u00a00.03, \u201cmomentum\u201d: 0.8, \u201cdropout\u201d: 0.1}</hp>\n<tr> echo_32 </tr>\n<nn>\n"+vggCode+"</nn>\n", "\n", "\r\n"),
 	HasCode: true, Valid: true,
 	HP:        map[string]float64{"lr": 0.03, "momentum": 0.8, "dropout": 0.1},
 	Transform: "echo_32",
