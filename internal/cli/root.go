@@ -103,6 +103,8 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newHashCmd(g),
 		newLemurCmd(g),
 		newDataCmd(g),
+		newBenchCmd(g),
+		newPredictCmd(g),
 	)
 	return root
 }

@@ -34,4 +34,4 @@ CREATE INDEX IF NOT EXISTS idx_prm ON stat (prm);
 -- (key order and Python types kept), so rows read back exactly; and the
 -- pipeline key used by queries.
 CREATE TABLE IF NOT EXISTS nngpt_trial (uid TEXT PRIMARY KEY, prm TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_stat_pipeline ON stat (task, dataset, metric, nn, epoch);
+CREATE INDEX IF NOT EXISTS idx_stat_pipeline ON stat (task, dataset, metric, nn, epoch, accuracy DESC);
