@@ -25,7 +25,7 @@ func openStore(t *testing.T) store.Store {
 
 // makeTree writes a small LEMUR checkout with models, a transform, and
 // nPipelines x 3 epochs of records, plus the given extra files.
-func makeTree(t *testing.T, nPipelines int, extra map[string]string) string {
+func makeTree(t testing.TB, nPipelines int, extra map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(rel, body string) {
@@ -175,4 +175,25 @@ func TestExportRoundTrip(t *testing.T) {
 	if _, err := Export(ctx, st, sub, "[bad"); err == nil {
 		t.Fatal("accepted a malformed glob")
 	}
+}
+
+// BenchmarkImport imports a generated tree of 120 pipelines x 3 epochs x 4
+// records into a fresh store; `nngpt bench import` measures the real archive.
+func BenchmarkImport(b *testing.B) {
+	tree := makeTree(b, 120, nil)
+	ctx := context.Background()
+	for b.Loop() {
+		dir, _ := os.MkdirTemp("", "bench")
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "nngpt.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := Import(ctx, st, tree, ImportOptions{})
+		if err != nil || rep.Records != 1440 {
+			b.Fatal(err, rep.Records)
+		}
+		st.Close()
+		os.RemoveAll(dir)
+	}
+	b.ReportMetric(1440, "records/op")
 }

@@ -85,20 +85,22 @@ func dropIndexes(ctx context.Context, tx *sql.Tx, table string) ([]string, error
 	return ddls, nil
 }
 
+// statInserter writes stat rows statRowsPerInsert at a time: one multi-row
+// INSERT costs far less than as many single-row ones through database/sql.
 type statInserter struct {
-	stat, trial, prm *sql.Stmt
-	seen             map[string]bool
+	tx         *sql.Tx
+	stat       map[int]*sql.Stmt // by row count
+	trial, prm *sql.Stmt
+	seen       map[string]bool // uids whose hyperparameters this transaction stored
+	args       []any
 }
 
+const statRowsPerInsert = 64
+
 func newStatInserter(ctx context.Context, tx *sql.Tx) (*statInserter, error) {
-	ins := &statInserter{seen: map[string]bool{}}
+	ins := &statInserter{tx: tx, stat: map[int]*sql.Stmt{}, seen: map[string]bool{}}
 	var err error
-	if ins.stat, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO stat
-			(id, accuracy, epoch, duration, task, dataset, nn, transform, metric, prm) VALUES (?,?,?,?,?,?,?,?,?,?)`); err != nil {
-		return nil, err
-	}
 	if ins.trial, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO nngpt_trial (uid, prm) VALUES (?, ?)`); err != nil {
-		ins.close()
 		return nil, err
 	}
 	if ins.prm, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO prm (uid, name, value) VALUES (?, ?, ?)`); err != nil {
@@ -109,59 +111,92 @@ func newStatInserter(ctx context.Context, tx *sql.Tx) (*statInserter, error) {
 }
 
 func (ins *statInserter) close() {
-	for _, s := range []*sql.Stmt{ins.stat, ins.trial, ins.prm} {
+	for _, s := range ins.stat {
+		s.Close()
+	}
+	for _, s := range []*sql.Stmt{ins.trial, ins.prm} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
+func (ins *statInserter) statStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
+	if s := ins.stat[rows]; s != nil {
+		return s, nil
+	}
+	q := `INSERT OR IGNORE INTO stat (id, accuracy, epoch, duration, task, dataset, nn, transform, metric, prm) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?,?,?,?,?,?,?,?,?,?),`, rows), ",")
+	s, err := ins.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	ins.stat[rows] = s
+	return s, nil
+}
+
 func (ins *statInserter) add(ctx context.Context, recs []lemur.Record, res *store.AddResult) error {
-	for i := range recs {
-		r := &recs[i]
-		if r.ID == "" || r.UID == "" {
-			return fmt.Errorf("record %d of %s epoch %d has no id or uid", i, r.Pipeline, r.Epoch)
-		}
-		var dur any
-		if r.Duration != nil {
-			dur = *r.Duration
-		}
-		var transform any
-		if v, ok := r.Prm.Get("transform"); ok {
-			transform = v
-		}
-		out, err := ins.stat.ExecContext(ctx, r.ID, r.Accuracy, r.Epoch, dur, r.Task, r.Dataset, r.NN, transform, r.Metric, r.UID)
-		if err != nil {
-			return fmt.Errorf("insert stat %s: %w", r.ID, err)
-		}
-		if n, _ := out.RowsAffected(); n == 0 {
-			res.Present++
-			continue
-		}
-		res.Added++
-		if ins.seen[r.UID] {
-			continue
-		}
-		ins.seen[r.UID] = true
-		js, err := lemur.EncodeJSON(r.Prm, 0, false)
-		if err != nil {
-			return fmt.Errorf("trial %s: %w", r.UID, err)
-		}
-		out, err = ins.trial.ExecContext(ctx, r.UID, string(js))
-		if err != nil {
-			return fmt.Errorf("insert trial %s: %w", r.UID, err)
-		}
-		if n, _ := out.RowsAffected(); n == 0 {
-			continue // hyperparameters already stored
-		}
-		for _, it := range r.Prm {
-			v, ok := sqlValue(it.Value)
-			if !ok {
-				continue // None has no row in LEMUR's prm table (value is NOT NULL)
+	for start := 0; start < len(recs); start += statRowsPerInsert {
+		chunk := recs[start:min(start+statRowsPerInsert, len(recs))]
+		ins.args = ins.args[:0]
+		for i := range chunk {
+			r := &chunk[i]
+			if r.ID == "" || r.UID == "" {
+				return fmt.Errorf("record of %s epoch %d has no id or uid", r.Pipeline, r.Epoch)
 			}
-			if _, err := ins.prm.ExecContext(ctx, r.UID, it.Key, v); err != nil {
-				return fmt.Errorf("insert prm %s.%s: %w", r.UID, it.Key, err)
+			var dur, transform any
+			if r.Duration != nil {
+				dur = *r.Duration
 			}
+			if v, ok := r.Prm.Get("transform"); ok {
+				transform = v
+			}
+			ins.args = append(ins.args, r.ID, r.Accuracy, r.Epoch, dur, r.Task, r.Dataset, r.NN, transform, r.Metric, r.UID)
+		}
+		stmt, err := ins.statStmt(ctx, len(chunk))
+		if err != nil {
+			return err
+		}
+		out, err := stmt.ExecContext(ctx, ins.args...)
+		if err != nil {
+			return fmt.Errorf("insert stat rows of %s: %w", chunk[0].Pipeline, err)
+		}
+		n, _ := out.RowsAffected()
+		res.Added += int(n)
+		res.Present += len(chunk) - int(n)
+		for i := range chunk {
+			if err := ins.addTrial(ctx, &chunk[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addTrial stores a trial's hyperparameters once per uid.
+func (ins *statInserter) addTrial(ctx context.Context, r *lemur.Record) error {
+	if ins.seen[r.UID] {
+		return nil
+	}
+	ins.seen[r.UID] = true
+	js, err := lemur.EncodeJSON(r.Prm, 0, false)
+	if err != nil {
+		return fmt.Errorf("trial %s: %w", r.UID, err)
+	}
+	out, err := ins.trial.ExecContext(ctx, r.UID, string(js))
+	if err != nil {
+		return fmt.Errorf("insert trial %s: %w", r.UID, err)
+	}
+	if n, _ := out.RowsAffected(); n == 0 {
+		return nil // hyperparameters already stored
+	}
+	for _, it := range r.Prm {
+		v, ok := sqlValue(it.Value)
+		if !ok {
+			continue // None has no row in LEMUR's prm table (value is NOT NULL)
+		}
+		if _, err := ins.prm.ExecContext(ctx, r.UID, it.Key, v); err != nil {
+			return fmt.Errorf("insert prm %s.%s: %w", r.UID, it.Key, err)
 		}
 	}
 	return nil
