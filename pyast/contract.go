@@ -438,7 +438,7 @@ func (t *Tree) hyperparameters(c *Contract, classes map[string]*classInfo) Hyper
 		n := &t.Nodes[i]
 		switch n.Kind {
 		case "subscript":
-			if !isHolder(t.Field(id, "value")) {
+			if !t.isPrmCopy(t.Field(id, "value"), isHolder) {
 				continue
 			}
 			key := t.Field(id, "subscript")
@@ -452,7 +452,7 @@ func (t *Tree) hyperparameters(c *Contract, classes map[string]*classInfo) Hyper
 		case "call":
 			fn := t.Field(id, "function")
 			args := t.NamedChildren(t.Field(id, "arguments"))
-			if t.Kind(fn) == "attribute" && isHolder(t.Field(fn, "object")) {
+			if t.Kind(fn) == "attribute" && t.isPrmCopy(t.Field(fn, "object"), isHolder) {
 				switch t.Text(t.Field(fn, "attribute")) {
 				case "get", "pop", "setdefault", "__getitem__":
 					if len(args) > 0 {

@@ -24,6 +24,16 @@ uint32_t ts_node_start_byte(pyast_TSNode self);
 uint32_t ts_node_end_byte(pyast_TSNode self);
 bool ts_node_is_missing(pyast_TSNode self);
 
+void ts_set_allocator(void *(*new_malloc)(size_t), void *(*new_calloc)(size_t, size_t),
+	void *(*new_realloc)(void *, size_t), void (*new_free)(void *));
+void *ts_parser_parse_string(void *self, const void *old_tree, const char *string, uint32_t length);
+
+// go-tree-sitter routes every allocation of the C library through Go
+// callbacks (C -> Go -> C.malloc); a callback costs about a microsecond and
+// a parse makes thousands. libc's functions are what those callbacks end
+// up calling, so memory allocated either way is freed correctly either way.
+static void pyast_libc_allocator(void) { ts_set_allocator(malloc, calloc, realloc, free); }
+
 typedef struct {
 	uint32_t start, end;
 	int32_t parent, first, next;
@@ -85,7 +95,27 @@ import "C"
 import (
 	"sort"
 	"unsafe"
+
+	sitter "github.com/tree-sitter/go-tree-sitter"
 )
+
+func init() { C.pyast_libc_allocator() }
+
+// parseString parses src with ts_parser_parse_string, without the read
+// callback (C -> Go per chunk) that sitter.Parser.Parse uses. It relies on
+// the layout of the pinned go-tree-sitter v0.25.0: Parser and Tree are
+// structs holding only the C pointer (TestParseStringMatchesParse checks).
+func parseString(p *sitter.Parser, src []byte) *sitter.Tree {
+	inner := *(*unsafe.Pointer)(unsafe.Pointer(p))
+	var text *C.char
+	if len(src) > 0 {
+		text = (*C.char)(unsafe.Pointer(&src[0]))
+	}
+	tp := C.ts_parser_parse_string(inner, nil, text, C.uint32_t(len(src)))
+	t := new(sitter.Tree)
+	*(*unsafe.Pointer)(unsafe.Pointer(t)) = tp
+	return t
+}
 
 // flatten copies the tree under root (a *Node, whose memory is a C TSNode)
 // into Go records with one cgo call.

@@ -42,7 +42,7 @@ type File struct {
 func Parse(src []byte) *File {
 	p := parsers.Get().(*sitter.Parser)
 	defer parsers.Put(p)
-	t := p.Parse(src, nil)
+	t := parseString(p, src) // see ctree.go: p.Parse(src, nil) without its per-chunk callbacks
 	return &File{Src: src, tree: t}
 }
 
