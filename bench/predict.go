@@ -1,5 +1,3 @@
-// Package bench holds the harnesses behind `nngpt bench ...`: each loads
-// real data, runs one part of nngpt on it and reports measured figures.
 package bench
 
 import (
@@ -94,41 +92,12 @@ func Predict(ctx context.Context, cfg PredictConfig) (*PredictReport, error) {
 	if !(cfg.TestShare > 0 && cfg.TestShare < 1) {
 		return nil, fmt.Errorf("test share %v: want a value in (0, 1)", cfg.TestShare)
 	}
-	tr, err := LoadCorpus(ctx, cfg.Train)
+	sp, err := splitCorpora(ctx, cfg.Train, cfg.Test, cfg.TestShare, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	rep := &PredictReport{Train: tr, Seed: cfg.Seed}
-	var train, test []predict.Run
-	code := tr.Feats
-	if cfg.Test != "" {
-		te, err := LoadCorpus(ctx, cfg.Test)
-		if err != nil {
-			return nil, err
-		}
-		rep.Test = te
-		train, test = tr.Runs, te.Runs
-		// A model in both trees would be scored on runs it was trained on.
-		inTrain := map[string]bool{}
-		for _, r := range train {
-			inTrain[r.NN] = true
-		}
-		kept := test[:0:0]
-		for _, r := range test {
-			if !inTrain[r.NN] {
-				kept = append(kept, r)
-			}
-		}
-		if dropped := len(test) - len(kept); dropped > 0 {
-			slog.Warn("test runs of models also in the training tree left out", "runs", dropped)
-		}
-		test = kept
-		code = merge(tr.Feats, te.Feats)
-		rep.Split = "train tree / test tree"
-	} else {
-		train, test = predict.SplitByModel(tr.Runs, cfg.TestShare, cfg.Seed)
-		rep.Split = fmt.Sprintf("by model, %.0f%% of models held out", 100*cfg.TestShare)
-	}
+	rep := &PredictReport{Train: sp.train, Test: sp.test, Seed: cfg.Seed, Split: sp.desc}
+	train, test, code := sp.trainRuns, sp.testRuns, sp.code
 	o := cfg.Options
 	o.Seed = cfg.Seed
 	start := time.Now()
@@ -151,6 +120,48 @@ func Predict(ctx context.Context, cfg PredictConfig) (*PredictReport, error) {
 	imp := m.Importance()
 	rep.Importance = imp[:min(len(imp), 15)]
 	return rep, nil
+}
+
+// split is a training and a test set of runs, no model on both sides.
+type split struct {
+	train, test         *Corpus
+	trainRuns, testRuns []predict.Run
+	code                map[string]predict.CodeFeatures
+	desc                string
+}
+
+func splitCorpora(ctx context.Context, trainPath, testPath string, share float64, seed uint64) (*split, error) {
+	tr, err := LoadCorpus(ctx, trainPath)
+	if err != nil {
+		return nil, err
+	}
+	sp := &split{train: tr, code: tr.Feats}
+	if testPath == "" {
+		sp.trainRuns, sp.testRuns = predict.SplitByModel(tr.Runs, share, seed)
+		sp.desc = fmt.Sprintf("by model, %.0f%% of models held out", 100*share)
+		return sp, nil
+	}
+	te, err := LoadCorpus(ctx, testPath)
+	if err != nil {
+		return nil, err
+	}
+	sp.test, sp.trainRuns = te, tr.Runs
+	// A model in both trees would be scored on runs it was trained on.
+	inTrain := map[string]bool{}
+	for _, r := range tr.Runs {
+		inTrain[r.NN] = true
+	}
+	for _, r := range te.Runs {
+		if !inTrain[r.NN] {
+			sp.testRuns = append(sp.testRuns, r)
+		}
+	}
+	if dropped := len(te.Runs) - len(sp.testRuns); dropped > 0 {
+		slog.Warn("test runs of models also in the training tree left out", "runs", dropped)
+	}
+	sp.code = merge(tr.Feats, te.Feats)
+	sp.desc = "train tree / test tree"
+	return sp, nil
 }
 
 func merge(a, b map[string]predict.CodeFeatures) map[string]predict.CodeFeatures {

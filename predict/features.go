@@ -314,6 +314,11 @@ func (s *Schema) Row(in *Input) ([]float64, error) {
 		}
 		row = append(row, v)
 	}
+	for i, v := range row {
+		if math.IsInf(v, 0) {
+			row[i] = nan // a missing value to the trees; JSON cannot hold it either
+		}
+	}
 	return row, nil
 }
 

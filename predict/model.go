@@ -238,7 +238,15 @@ func modelShare(nn string, seed uint64) float64 {
 	}
 	h.Write(b[:])
 	h.Write([]byte(nn))
-	return float64(h.Sum64()>>11) / float64(1<<53)
+	// FNV's high bits barely move with the last bytes (Net1, Net2, ...):
+	// finish with splitmix64's mixer.
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / float64(1<<53)
 }
 
 // Predict forecasts one run. The input needs at least K accuracies; with

@@ -464,6 +464,14 @@ func (gr *grower) bestSplit(h hist, G, H float64, N int) (splitChoice, bool) {
 					break
 				}
 				gl, hl, nl = nan.g, nan.h, nan.n
+				// Missing left, every value right (bin 0).
+				if nl >= gr.p.MinLeaf && N-nl >= gr.p.MinLeaf {
+					gRight, hRight := G-gl, H-hl
+					if gain := gl*gl/(hl+lam) + gRight*gRight/(hRight+lam) - parent; gain > best.gain {
+						best = splitChoice{f: f, bin: 0, nanLeft: true, gain: gain}
+						found = true
+					}
+				}
 			}
 			for b := 1; b < len(hb)-1; b++ {
 				gl += hb[b].g
@@ -526,7 +534,11 @@ func (gr *grower) split(rows []int32, h hist, depth int) int32 {
 			r := gr.split(right, hr, depth+1)
 			n := &gr.tree[idx]
 			n.F, n.bin, n.NaNLeft, n.L, n.R = int32(sc.f), sc.bin, sc.nanLeft, l, r
-			n.T = gr.bx.cuts[sc.f][sc.bin-1]
+			if sc.bin == 0 {
+				n.T = -math.MaxFloat64 // only missing values go left
+			} else {
+				n.T = gr.bx.cuts[sc.f][sc.bin-1]
+			}
 			return idx
 		}
 	}

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/predict"
+	"github.com/nngpt/nngpt/store"
+)
+
+func newPredictCmd(g *globals) *cobra.Command {
+	var (
+		prmJSON, dataset, task, metric, accs, modelPath string
+		maxEpoch                                        int
+		asJSON                                          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "predict [MODEL.py]",
+		Short: "Predict a run's best accuracy and best epoch from its first epochs",
+		Long: `Predict where a training run will end up from the accuracies of its first
+epochs: the best accuracy it will reach (with an interval), the epoch of that
+peak and the final accuracy, using the workspace's newest predictor (fit one
+with 'nngpt predict train').
+
+MODEL.py is the model's code (optional: without it the prediction uses no code
+features and is a bit less sharp). --prm holds the hyperparameters as JSON,
+as LEMUR writes them, e.g. '{"lr": 0.01, "momentum": 0.9, "batch": 64,
+"transform": "norm_32"}'.
+
+  nngpt predict MODEL.py --prm '{"lr":0.01,"batch":64,"transform":"norm"}' \
+      --dataset cifar-10 --acc 0.41,0.47 --max-epoch 50`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dataset == "" || accs == "" || maxEpoch == 0 {
+				return &ExitError{Code: 2, Err: errors.New("predict needs --dataset, --acc (the accuracies after the first epochs, e.g. 0.41,0.47) and --max-epoch")}
+			}
+			in := predict.Input{Task: task, Dataset: dataset, Metric: metric, MaxEpoch: maxEpoch}
+			var err error
+			if in.Acc, err = parseAccs(accs); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if in.Prm, err = parsePrm(prmJSON); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if len(args) == 1 {
+				src, err := os.ReadFile(args[0])
+				if err != nil {
+					return &ExitError{Code: 2, Err: fmt.Errorf("read model code: %w", err)}
+				}
+				if in.Code, err = predict.CodeFeaturesOf(src); err != nil {
+					slog.Warn("predicting without code features", "file", args[0], "err", err)
+				}
+			}
+			m, path, err := loadPredictor(g, cmd, modelPath)
+			if err != nil {
+				return err
+			}
+			p, err := m.Predict(in)
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if asJSON {
+				return json.NewEncoder(g.stdout).Encode(struct {
+					predict.Prediction
+					Predictor string `json:"predictor"`
+					UsedCode  bool   `json:"used_code"`
+				}{p, path, in.Code != nil})
+			}
+			w := g.stdout
+			if p.Known {
+				fmt.Fprintf(w, "the run has no epochs left: best accuracy %.4f at epoch %d\n", p.BestAccuracy, p.BestEpoch)
+				return nil
+			}
+			fmt.Fprintf(w, "best accuracy   %.4f  (%.0f%% interval %.4f .. %.4f)\n", p.BestAccuracy, 100*p.Level, p.Low, p.High)
+			fmt.Fprintf(w, "best epoch      %d of %d\n", p.BestEpoch, maxEpoch)
+			fmt.Fprintf(w, "final accuracy  %.4f\n", p.FinalAccuracy)
+			fmt.Fprintf(w, "linear fit      %.4f  (3-parameter reference)\n", p.Linear)
+			code := "without code features"
+			if in.Code != nil {
+				code = "with code features"
+			}
+			fmt.Fprintf(w, "predictor       %s, %s\n", path, code)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&prmJSON, "prm", "{}", "hyperparameters as a JSON object (lr, momentum, batch, transform, dropout, ...)")
+	f.StringVar(&dataset, "dataset", "", "dataset, e.g. cifar-10 (required)")
+	f.StringVar(&task, "task", "img-classification", "task")
+	f.StringVar(&metric, "metric", "acc", "metric")
+	f.StringVar(&accs, "acc", "", "comma-separated accuracies after epochs 1, 2, ... (required)")
+	f.IntVar(&maxEpoch, "max-epoch", 0, "epochs the run is set to train (required)")
+	f.StringVar(&modelPath, "model", "", "predictor folder (default: the workspace's newest)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.AddCommand(newPredictTrainCmd(g))
+	return cmd
+}
+
+func loadPredictor(g *globals, cmd *cobra.Command, path string) (*predict.Model, string, error) {
+	if path == "" {
+		ws, err := g.openWorkspace(cmd.Context())
+		if err != nil {
+			return nil, "", err
+		}
+		dir := ws.Dir
+		ws.Close()
+		if path, err = predict.Latest(dir); err != nil {
+			return nil, "", err
+		}
+	}
+	m, err := predict.Load(path)
+	return m, path, err
+}
+
+func parseAccs(s string) ([]float64, error) {
+	var out []float64
+	for i, part := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
+			return nil, fmt.Errorf("--acc: value %d %q is not an accuracy in [0, 1]", i+1, part)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parsePrm(s string) (lemur.Dict, error) {
+	v, err := lemur.DecodeJSON([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("--prm: %w (want a JSON object such as '{\"lr\": 0.01, \"batch\": 64}')", err)
+	}
+	d, ok := v.(lemur.Dict)
+	if !ok {
+		return nil, fmt.Errorf("--prm: want a JSON object such as '{\"lr\": 0.01, \"batch\": 64}', got %s", strings.TrimSpace(s))
+	}
+	return d, nil
+}
+
+func newPredictTrainCmd(g *globals) *cobra.Command {
+	var (
+		src    string
+		o      predict.Options
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Fit a predictor on the workspace's runs and save it in the workspace",
+		Long: `Fit the accuracy predictor on every complete run in the workspace's store (or
+on a LEMUR tree with --lemur): a 3-parameter linear reference and
+gradient-boosted trees for the best accuracy (mean and a calibrated interval),
+the best epoch and the final accuracy. A run is a (task, dataset, metric, nn,
+uid) whose uid occurs exactly once in each epoch 1..E; ambiguous or
+incomplete ones are left out and counted. Runs with more than --k epochs are
+learned from.
+
+The predictor and the runs it learned from are saved under
+WORKSPACE/predictors/<time>/ (model.json.gz, runs.jsonl.gz); 'nngpt predict'
+and early stopping use the newest.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := g.openWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			var (
+				runs []predict.Run
+				bs   predict.BuildStats
+				code map[string]predict.CodeFeatures
+			)
+			source := "workspace store"
+			if src != "" {
+				t, err := lemur.Load(ctx, src)
+				if err != nil {
+					return fmt.Errorf("load %s: %w", src, err)
+				}
+				if runs, bs, err = predict.BuildRuns(predict.Records(t.Records)); err != nil {
+					return err
+				}
+				code = map[string]predict.CodeFeatures{}
+				for name, c := range t.Codes["nn"] {
+					if cf, err := predict.CodeFeaturesOf([]byte(c)); err == nil {
+						code[name] = cf
+					}
+				}
+				source = src
+			} else if runs, bs, code, err = predict.FromStore(ctx, ws.Store, store.Filter{}); err != nil {
+				return err
+			}
+			start := time.Now()
+			m, err := predict.Train(ctx, runs, code, o)
+			if err != nil {
+				return err
+			}
+			secs := time.Since(start).Seconds()
+			dir, err := predict.Save(ws.Dir, m, predict.Trainable(runs, m.Schema.K))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(g.stdout).Encode(map[string]any{
+					"predictor": dir, "source": source, "build": bs, "train_runs": m.TrainRuns,
+					"models_with_code": len(code), "seconds": secs, "importance": m.Importance(),
+				})
+			}
+			w := g.stdout
+			fmt.Fprintf(w, "source      %s: %s\n", source, bs)
+			fmt.Fprintf(w, "trained on  %d runs with more than %d epochs (code features for %d models) in %.1f s\n", m.TrainRuns, m.Schema.K, len(code), secs)
+			fmt.Fprintf(w, "saved       %s\n", dir)
+			imp := m.Importance()
+			var parts []string
+			for _, f := range imp[:min(6, len(imp))] {
+				parts = append(parts, fmt.Sprintf("%s %.2f", f.Name, f.Weight))
+			}
+			fmt.Fprintf(w, "features    %s\n", strings.Join(parts, ", "))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&src, "lemur", "", "fit on a LEMUR checkout, stat folder or .tar.gz instead of the store")
+	f.IntVar(&o.K, "k", 2, "epochs observed before predicting")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of subsampling and the calibration split")
+	f.IntVar(&o.Trees, "trees", 0, "trees per boosted model (default: 400 for means, 200 for quantiles)")
+	f.BoolVar(&o.Durations, "durations", false, "also learn from epoch durations (they depend on the machine)")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
