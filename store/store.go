@@ -15,6 +15,7 @@ import (
 // grow in its own file.
 type Store interface {
 	Corpus
+	Dedup
 	Journal
 	Close() error
 }

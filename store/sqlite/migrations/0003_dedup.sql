@@ -1,0 +1,15 @@
+-- The dedup index's cache: the three duplicate keys of each known model's
+-- code (corpus models and gated candidates), per fingerprint version, so a
+-- start does not re-parse the whole corpus.
+CREATE TABLE IF NOT EXISTS nngpt_dedup (
+    code_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    normalised TEXT NOT NULL,
+    structure TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('corpus', 'candidate')),
+    created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (code_id, version)
+);
+CREATE INDEX IF NOT EXISTS idx_dedup_normalised ON nngpt_dedup (normalised);
+CREATE INDEX IF NOT EXISTS idx_dedup_structure ON nngpt_dedup (structure);
