@@ -61,7 +61,8 @@ type CandidateRow struct {
 	Prm       lemur.Dict     `json:"-"`      // hyperparameters incl. batch and transform
 	Reason    string         `json:"reason"` // why rejected, failed or pruned (typed reason)
 	Detail    string         `json:"detail"`
-	Epochs    []float64      `json:"epochs"` // accuracy after each finished epoch
+	Epochs    []float64      `json:"epochs"`    // accuracy after each finished epoch
+	Durations []int64        `json:"durations"` // cumulative ns at the end of each finished epoch (LEMUR's duration)
 	Params    int64          `json:"params"`
 	Duration  int64          `json:"duration_ns"` // training wall time
 	Admitted  bool           `json:"admitted"`

@@ -79,17 +79,17 @@ func (db *DB) PutCandidate(ctx context.Context, c store.CandidateRow) error {
 		return fmt.Errorf("candidate %s hyperparameters: %w", c.ID, err)
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO nngpt_candidate (id, loop_id, cycle, idx, state, name, code_id, code, generator,
-		parents, operators, task, dataset, metric, prm, reason, detail, epochs, params, duration, admitted, predicted, repro, updated)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		parents, operators, task, dataset, metric, prm, reason, detail, epochs, durations, params, duration, admitted, predicted, repro, updated)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (id) DO UPDATE SET state = excluded.state, name = excluded.name, code_id = excluded.code_id,
 		code = excluded.code, generator = excluded.generator, parents = excluded.parents, operators = excluded.operators,
 		task = excluded.task, dataset = excluded.dataset, metric = excluded.metric, prm = excluded.prm,
-		reason = excluded.reason, detail = excluded.detail, epochs = excluded.epochs, params = excluded.params,
+		reason = excluded.reason, detail = excluded.detail, epochs = excluded.epochs, durations = excluded.durations, params = excluded.params,
 		duration = excluded.duration, admitted = excluded.admitted, predicted = excluded.predicted,
 		repro = excluded.repro, updated = excluded.updated`,
 		c.ID, c.LoopID, c.Cycle, c.Index, c.State, c.Name, c.CodeID, c.Code, c.Generator,
 		enc(orNone(c.Parents)), enc(orNone(c.Operators)), c.Pipeline.Task, c.Pipeline.Dataset, c.Pipeline.Metric, string(prm),
-		c.Reason, c.Detail, enc(orNoneF(c.Epochs)), c.Params, c.Duration, c.Admitted, c.Predicted, orJSON(c.Repro),
+		c.Reason, c.Detail, enc(orNoneF(c.Epochs)), enc(orNoneI(c.Durations)), c.Params, c.Duration, c.Admitted, c.Predicted, orJSON(c.Repro),
 		time.Now().UTC().Format(timeFormat))
 	if err != nil {
 		return fmt.Errorf("save candidate %s: %w", c.ID, err)
@@ -115,6 +115,12 @@ func orNoneF(s []float64) []float64 {
 	}
 	return s
 }
+func orNoneI(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}
 func orJSON(s string) string {
 	if s == "" {
 		return "{}"
@@ -125,7 +131,7 @@ func orJSON(s string) string {
 // Candidates lists a loop's candidates by cycle and index.
 func (db *DB) Candidates(ctx context.Context, loopID string) ([]store.CandidateRow, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, loop_id, cycle, idx, state, name, code_id, code, generator, parents, operators,
-		task, dataset, metric, prm, reason, detail, epochs, params, duration, admitted, predicted, repro, updated
+		task, dataset, metric, prm, reason, detail, epochs, durations, params, duration, admitted, predicted, repro, updated
 		FROM nngpt_candidate WHERE loop_id = ? ORDER BY cycle, idx`, loopID)
 	if err != nil {
 		return nil, fmt.Errorf("read candidates of %s: %w", loopID, err)
@@ -134,16 +140,17 @@ func (db *DB) Candidates(ctx context.Context, loopID string) ([]store.CandidateR
 	var out []store.CandidateRow
 	for rows.Next() {
 		var c store.CandidateRow
-		var parents, ops, prm, epochs, updated string
+		var parents, ops, prm, epochs, durations, updated string
 		var predicted sql.NullFloat64
 		if err := rows.Scan(&c.ID, &c.LoopID, &c.Cycle, &c.Index, &c.State, &c.Name, &c.CodeID, &c.Code, &c.Generator,
 			&parents, &ops, &c.Pipeline.Task, &c.Pipeline.Dataset, &c.Pipeline.Metric, &prm, &c.Reason, &c.Detail,
-			&epochs, &c.Params, &c.Duration, &c.Admitted, &predicted, &c.Repro, &updated); err != nil {
+			&epochs, &durations, &c.Params, &c.Duration, &c.Admitted, &predicted, &c.Repro, &updated); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(parents), &c.Parents)
 		json.Unmarshal([]byte(ops), &c.Operators)
 		json.Unmarshal([]byte(epochs), &c.Epochs)
+		json.Unmarshal([]byte(durations), &c.Durations)
 		if v, err := lemur.DecodeJSON([]byte(prm)); err == nil {
 			c.Prm, _ = v.(lemur.Dict)
 		}

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS nngpt_candidate (
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
     epochs TEXT NOT NULL,
+    durations TEXT NOT NULL,
     params INTEGER NOT NULL,
     duration INTEGER NOT NULL,
     admitted INTEGER NOT NULL,
