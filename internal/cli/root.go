@@ -100,6 +100,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("NNGPT_LOG_LEVEL", "warn"), "log level: debug, info, warn, error (env NNGPT_LOG_LEVEL)")
 
 	root.AddCommand(
+		newVersionCmd(g),
 		newHashCmd(g),
 		newLemurCmd(g),
 		newDataCmd(g),
