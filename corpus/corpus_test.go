@@ -197,3 +197,26 @@ func BenchmarkImport(b *testing.B) {
 	}
 	b.ReportMetric(1440, "records/op")
 }
+
+func TestModels(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if _, err := Import(ctx, st, makeTree(t, 2, nil), ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st.PutCode(ctx, store.Code{Kind: store.KindNN, Name: "Fresh", Code: "x = 1"})
+	ms, err := Models(ctx, st, "img-classification", "cifar-10", "acc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 || ms[0].Name != "Fresh" || ms[0].Accuracy != -1 || ms[0].Prm != nil {
+		t.Fatalf("models %+v", ms)
+	}
+	// Net1's best: epoch 3, the k=3 record: 0.3 + 0.03 + 0.001.
+	if m := ms[2]; m.Name != "Net1" || m.Epoch != 3 || m.Accuracy < 0.3309 || m.Accuracy > 0.3311 || m.Prm == nil {
+		t.Fatalf("best run of Net1: %+v", m)
+	}
+	if ms, _ := Models(ctx, st, "img-classification", "mnist", "acc"); ms[1].Accuracy != -1 {
+		t.Fatal("a run on another dataset counted")
+	}
+}
