@@ -1,0 +1,374 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/worker"
+)
+
+// Datasets the worker can prepare. "shapes" is generated; the others are
+// read from their standard files in a data folder (LEMUR's spelling).
+var DatasetNames = []string{"shapes", "cifar-10", "cifar-100", "mnist", "fashion-mnist", "svhn"}
+
+// DatasetSpec says which dataset to prepare and how.
+type DatasetSpec struct {
+	Name string
+	// Shapes only: image size (default 32), classes (2..10, default 10).
+	Size, Classes int
+	// NTrain and NTest: shapes' sizes (defaults 5000 and 1000), or a
+	// seeded subset of a real dataset (0: all of it).
+	NTrain, NTest int
+	// Seed of the generator or the subset.
+	Seed int64
+	// DataDir holds the real datasets' files (flag --data-dir, env NNGPT_DATA).
+	DataDir string
+	// Download lets torchvision fetch missing files (needs network).
+	Download bool
+}
+
+func (s DatasetSpec) withDefaults() DatasetSpec {
+	if s.Name == "" {
+		s.Name = "shapes"
+	}
+	if s.Name == "shapes" {
+		if s.Size == 0 {
+			s.Size = 32
+		}
+		if s.Classes == 0 {
+			s.Classes = 10
+		}
+		if s.NTrain == 0 {
+			s.NTrain = 5000
+		}
+		if s.NTest == 0 {
+			s.NTest = 1000
+		}
+	}
+	return s
+}
+
+// Key names the cache folder of a spec: every setting that changes the
+// data is in it.
+func (s DatasetSpec) Key() string {
+	s = s.withDefaults()
+	if s.Name == "shapes" {
+		return fmt.Sprintf("shapes-s%d-c%d-n%d-t%d-seed%d-v1", s.Size, s.Classes, s.NTrain, s.NTest, s.Seed)
+	}
+	if s.NTrain == 0 && s.NTest == 0 {
+		return s.Name + "-full-v1"
+	}
+	return fmt.Sprintf("%s-n%d-t%d-seed%d-v1", s.Name, s.NTrain, s.NTest, s.Seed)
+}
+
+// Dataset is a prepared dataset in the cache.
+type Dataset struct {
+	Name     string    `json:"name"` // LEMUR's spelling: shapes, cifar-10, ...
+	Task     string    `json:"task"` // img-classification
+	Key      string    `json:"key"`  // cache folder name
+	Dir      string    `json:"dir"`  // cache folder
+	Classes  int       `json:"classes"`
+	Channels int       `json:"channels"`
+	Height   int       `json:"height"`
+	Width    int       `json:"width"`
+	NTrain   int       `json:"n_train"`
+	NTest    int       `json:"n_test"`
+	Mean     []float64 `json:"mean"`
+	Std      []float64 `json:"std"`
+
+	once     sync.Once
+	labels   []int64
+	splitID  string
+	labelErr error
+}
+
+// Public is the folder bound read-only into training sandboxes (no test labels).
+func (d *Dataset) Public() string { return filepath.Join(d.Dir, "public") }
+
+// Chance is the accuracy of guessing.
+func (d *Dataset) Chance() float64 { return 1 / float64(max(1, d.Classes)) }
+
+// Labels are the test split's labels (coordinator side only).
+func (d *Dataset) Labels() ([]int64, error) {
+	d.load()
+	return d.labels, d.labelErr
+}
+
+// SplitID identifies the exact splits: a hash of meta.json and the test
+// labels, so runs on different data never compare as equal.
+func (d *Dataset) SplitID() string {
+	d.load()
+	return d.splitID
+}
+
+func (d *Dataset) load() {
+	d.once.Do(func() {
+		p := filepath.Join(d.Dir, "private", "test_y.npy")
+		a, err := readNpy(p, 1<<28)
+		if err != nil {
+			d.labelErr = fmt.Errorf("dataset %s: test labels: %w", d.Key, err)
+			return
+		}
+		if a.I == nil || len(a.I) != d.NTest {
+			d.labelErr = fmt.Errorf("dataset %s: %s holds %d labels, meta.json says %d", d.Key, p, len(a.I)+len(a.F), d.NTest)
+			return
+		}
+		d.labels = a.I
+		h := sha256.New()
+		for _, f := range []string{filepath.Join(d.Public(), "meta.json"), p} {
+			if fh, err := os.Open(f); err == nil {
+				_, _ = io.Copy(h, fh)
+				fh.Close()
+			}
+		}
+		d.splitID = hex.EncodeToString(h.Sum(nil))[:16]
+	})
+}
+
+// OpenDataset reads a prepared dataset folder.
+func OpenDataset(dir string) (*Dataset, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "public", "meta.json"))
+	if err != nil {
+		return nil, fmt.Errorf("dataset cache %s: %w", dir, err)
+	}
+	d := &Dataset{Dir: dir, Key: filepath.Base(dir)}
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, fmt.Errorf("dataset cache %s: meta.json: %w", dir, err)
+	}
+	d.Key = filepath.Base(dir)
+	if d.Classes < 2 || d.NTest <= 0 || d.NTrain <= 0 || len(d.Mean) != d.Channels {
+		return nil, fmt.Errorf("dataset cache %s: meta.json is incomplete; delete the folder to rebuild it", dir)
+	}
+	return d, nil
+}
+
+// Pipeline is the LEMUR pipeline of a model trained on d.
+func (d *Dataset) Pipeline(nn string) lemur.Pipeline {
+	task := d.Task
+	if task == "" {
+		task = "img-classification"
+	}
+	return lemur.Pipeline{Task: task, Dataset: d.Name, Metric: "acc", NN: nn}
+}
+
+// Datasets prepares datasets into a cache folder.
+type Datasets struct {
+	// CacheDir holds datasets/<key>/ ("": worker.DefaultCacheDir()).
+	CacheDir string
+	// Sandbox runs the preparing worker (nil: NewSandbox(auto)).
+	Sandbox *Sandbox
+	Logger  *slog.Logger
+}
+
+// Prepare returns the prepared dataset for spec, building it first when
+// the cache does not have it. Building runs the worker (kind "prepare")
+// in the sandbox with the data folder read-only (writable, and with network,
+// only for Download).
+func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*Dataset, error) {
+	spec = spec.withDefaults()
+	known := false
+	for _, n := range DatasetNames {
+		known = known || n == spec.Name
+	}
+	if !known {
+		return nil, fmt.Errorf("dataset %q: want one of %s", spec.Name, strings.Join(DatasetNames, ", "))
+	}
+	cache := ds.CacheDir
+	if cache == "" {
+		cache = worker.DefaultCacheDir()
+	}
+	root := filepath.Join(cache, "datasets")
+	dir := filepath.Join(root, spec.Key())
+	if d, err := OpenDataset(dir); err == nil {
+		return d, nil
+	}
+	if py == nil {
+		return nil, errors.New("prepare dataset: no python interpreter")
+	}
+	if spec.Name != "shapes" && spec.DataDir == "" {
+		return nil, fmt.Errorf("dataset %s needs a data folder: pass --data-dir or set NNGPT_DATA (with --download, torchvision fetches the files into it)", spec.Name)
+	}
+	sb := ds.Sandbox
+	if sb == nil {
+		var err error
+		if sb, err = NewSandbox(ctx, SandboxAuto); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("dataset cache: %w", err)
+	}
+	workerDir, err := worker.Unpack(cache)
+	if err != nil {
+		return nil, err
+	}
+	if err := reachable(sb, workerDir, root); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp(root, ".prep-")
+	if err != nil {
+		return nil, fmt.Errorf("dataset cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "out")
+	scratch := filepath.Join(tmp, "scratch")
+	for _, d := range []string{out, scratch, filepath.Join(scratch, "tmp")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, err
+		}
+		if err := sb.prepareDir(d); err != nil {
+			return nil, fmt.Errorf("dataset cache: %w", err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	l := &launch{py: py, worker: workerDir, scratch: scratch, threads: 1,
+		mounts: []Mount{{Host: out, Sandbox: "/nngpt/out", RW: true}}, net: spec.Download}
+	params := map[string]any{"seed": spec.Seed}
+	if spec.Name == "shapes" {
+		params["size"], params["classes"] = spec.Size, spec.Classes
+	}
+	if spec.NTrain > 0 {
+		params["n_train"] = spec.NTrain
+	}
+	if spec.NTest > 0 {
+		params["n_test"] = spec.NTest
+	}
+	job := map[string]any{"kind": "prepare", "name": spec.Name, "params": params,
+		"out": sb.inside(l.mounts[0]), "download": spec.Download,
+		"limits": map[string]any{"memory": 0, "nproc": 512, "nofile": 1024}}
+	if spec.DataDir != "" {
+		abs, err := filepath.Abs(spec.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("data folder %s: not a folder (set --data-dir or NNGPT_DATA)", abs)
+		}
+		l.mounts = append(l.mounts, Mount{Host: abs, Sandbox: "/nngpt/src", RW: spec.Download})
+		job["data_dir"] = sb.inside(l.mounts[1])
+	}
+	log := ds.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Info("preparing dataset", "key", spec.Key(), "isolation", sb.Isolation)
+	timeout := 10 * time.Minute
+	if spec.Download {
+		timeout = time.Hour
+	}
+	p, err := startProc(sb.command(l), job, 64<<20, 32<<10)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := p.next(ctx, timeout)
+	p.kill()
+	st := p.wait(5 * time.Second)
+	switch {
+	case err != nil && errors.Is(err, errEOF):
+		f := exitFailure(st, sb.Isolation == IsolationBwrap, "prepare")
+		return nil, fmt.Errorf("prepare dataset %s: %s\n%s", spec.Name, f.Message, tailLines(p.log.String(), 20))
+	case err != nil:
+		return nil, fmt.Errorf("prepare dataset %s: %w\n%s", spec.Name, err, tailLines(p.log.String(), 20))
+	case ev.T == "error":
+		if ev.Kind == string(FailData) {
+			return nil, fmt.Errorf("prepare dataset: %s", ev.Message)
+		}
+		return nil, fmt.Errorf("prepare dataset %s: %s: %s\n%s", spec.Name, ev.Kind, ev.Message, ev.Traceback)
+	case ev.T != "done":
+		return nil, fmt.Errorf("prepare dataset %s: unexpected event %q", spec.Name, ev.T)
+	}
+	// Labels stay with the coordinator: private/ is not readable by the
+	// sandbox uid, even where no bubblewrap hides it.
+	priv := filepath.Join(out, "private")
+	if err := lockDown(priv); err != nil {
+		return nil, fmt.Errorf("dataset cache: %w", err)
+	}
+	if err := openUp(filepath.Join(out, "public")); err != nil {
+		return nil, fmt.Errorf("dataset cache: %w", err)
+	}
+	if err := os.Chmod(out, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(out, dir); err != nil {
+		if d, oerr := OpenDataset(dir); oerr == nil {
+			return d, nil // prepared concurrently
+		}
+		return nil, fmt.Errorf("dataset cache: %w", err)
+	}
+	return OpenDataset(dir)
+}
+
+func lockDown(dir string) error {
+	uid, gid := os.Geteuid(), os.Getegid()
+	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, uid, gid); err != nil && !errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		if fi.IsDir() {
+			return os.Chmod(p, 0o700)
+		}
+		return os.Chmod(p, 0o600)
+	})
+}
+
+func openUp(dir string) error {
+	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		return os.Chmod(p, 0o644)
+	})
+}
+
+// reachable checks that a worker running as another uid can reach the
+// folders it needs (a root coordinator's worker runs as nobody).
+func reachable(sb *Sandbox, dirs ...string) error {
+	if sb.UID < 0 {
+		return nil
+	}
+	for _, d := range dirs {
+		for p := d; ; p = filepath.Dir(p) {
+			st, err := os.Stat(p)
+			bit := os.FileMode(0o001)
+			if sys, ok := st.Sys().(*syscall.Stat_t); err == nil && ok && int(sys.Uid) == sb.UID {
+				bit = 0o100
+			}
+			if err == nil && st.Mode().Perm()&bit == 0 {
+				return fmt.Errorf("folder %s cannot be entered by uid %d, which workers run as when nngpt runs as root: chmod o+x %s, or set NNGPT_CACHE (or --cache-dir) to a folder others can enter", p, sb.UID, p)
+			}
+			if p == filepath.Dir(p) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

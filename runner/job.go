@@ -1,0 +1,192 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nngpt/nngpt/lemur"
+)
+
+// JobKind selects what the worker does.
+type JobKind string
+
+const (
+	// KindTrain checks, builds, trains and evaluates a LEMUR-contract model.
+	KindTrain JobKind = "train"
+	// KindProbe executes a file as a module and optionally instantiates a
+	// class and runs it forward (see Probe).
+	KindProbe JobKind = "probe"
+	// KindPrepare builds a dataset cache (see Datasets.Prepare).
+	KindPrepare JobKind = "prepare"
+)
+
+// Stage is a step of a training job, in order.
+type Stage string
+
+const (
+	StageStart    Stage = "start"    // interpreter, torch and dataset loaded
+	StageParse    Stage = "parse"    // the file compiles
+	StageContract Stage = "contract" // Net, its methods and supported_hyperparameters() exist
+	StageBuild    Stage = "build"    // Net(...) and train_setup(prm) ran
+	StageForward  Stage = "forward"  // one batch gives (B, classes)
+	StageParams   Stage = "params"   // parameter count within the limit
+	StageTrain    Stage = "train"    // learn() over one epoch
+	StageEval     Stage = "eval"     // logits for the test split
+	StageDone     Stage = "done"     // every requested epoch (or a stop) finished
+)
+
+// FailKind says why a run failed. Model faults and sandbox refusals have
+// their own kinds so callers (the gate, the loop's statistics) can count them.
+type FailKind string
+
+const (
+	FailSyntax      FailKind = "syntax"       // the file does not compile
+	FailImport      FailKind = "import"       // module-level code raised
+	FailContract    FailKind = "contract"     // Net or a method or supported_hyperparameters() missing or wrong
+	FailPrm         FailKind = "prm"          // a supported hyperparameter has no value
+	FailBuild       FailKind = "build"        // Net(...) or train_setup raised
+	FailForward     FailKind = "forward"      // forward raised
+	FailShape       FailKind = "shape"        // forward's output is not (B, classes)
+	FailTooBig      FailKind = "too_big"      // more parameters than allowed
+	FailTrain       FailKind = "train"        // learn raised
+	FailEval        FailKind = "eval"         // evaluation raised
+	FailNaNLoss     FailKind = "nan_loss"     // training loss or outputs not finite
+	FailTimeout     FailKind = "timeout"      // a stage or epoch ran past its deadline, or CPU time ran out
+	FailMemory      FailKind = "memory"       // the memory limit was hit
+	FailProcesses   FailKind = "processes"    // the process/thread limit was hit (fork bomb)
+	FailForbidden   FailKind = "forbidden"    // I/O the sandbox refuses: network, files outside scratch
+	FailCrashed     FailKind = "crashed"      // killed by a signal (segfault, ...) or non-zero exit
+	FailExited      FailKind = "exited"       // exited (status 0, sys.exit) before finishing
+	FailOutputFlood FailKind = "output_flood" // wrote more than Limits.Output to stdout/stderr
+	FailTampered    FailKind = "tampered"     // malformed or forged events
+	FailDevice      FailKind = "device"       // the requested device is not available
+	FailData        FailKind = "data"         // dataset missing or unreadable (prepare jobs)
+	FailCanceled    FailKind = "canceled"     // canceled by the caller
+	FailInternal    FailKind = "internal"     // the worker itself failed
+)
+
+// Failure describes why a run failed.
+type Failure struct {
+	Stage     Stage    `json:"stage"`
+	Kind      FailKind `json:"kind"`
+	Message   string   `json:"message"`
+	Traceback string   `json:"traceback,omitempty"`
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("%s at stage %s: %s", f.Kind, f.Stage, f.Message)
+}
+
+// Limits bound one worker. Zero fields take the defaults of DefaultLimits.
+type Limits struct {
+	Memory       int64         // address space in bytes (RLIMIT_AS); not applied on CUDA, whose driver maps huge ranges
+	CPUTime      time.Duration // CPU time over all threads (RLIMIT_CPU); 0: derived from the deadlines and threads
+	Processes    int           // processes and threads (RLIMIT_NPROC, counted inside the sandbox's user namespace)
+	OpenFiles    int           // RLIMIT_NOFILE
+	FileSize     int64         // largest file the worker may write (RLIMIT_FSIZE)
+	Output       int64         // stdout+stderr bytes before the run is killed (kind output_flood)
+	StartTimeout time.Duration // interpreter start, torch import and dataset load
+	StageTimeout time.Duration // each of parse, contract, build, forward, params
+	EpochTimeout time.Duration // learn + evaluation of one epoch
+}
+
+// DefaultLimits are generous enough for LEMUR's models on CIFAR-sized data.
+var DefaultLimits = Limits{
+	Memory:       6 << 30,
+	Processes:    256,
+	OpenFiles:    1024,
+	FileSize:     1 << 30,
+	Output:       32 << 20,
+	StartTimeout: 2 * time.Minute,
+	StageTimeout: time.Minute,
+	EpochTimeout: 30 * time.Minute,
+}
+
+func (l Limits) withDefaults() Limits { return mergeLimits(DefaultLimits, l) }
+
+// Job is one training run of one model file.
+type Job struct {
+	// Name is the model's name (LEMUR: no '_'); it names the file in scratch.
+	Name string
+	// Code is the model file's text.
+	Code string
+	// Data is the prepared dataset (Datasets.Prepare).
+	Data *Dataset
+	// Prm holds the hyperparameters the model reads (lr, momentum, ...).
+	Prm lemur.Dict
+	// DefaultPrm fills the keys supported_hyperparameters() asks for that
+	// Prm lacks; keys missing from both fail the run with kind "prm".
+	// Nil: DefaultHyperparameters.
+	DefaultPrm lemur.Dict
+	// Batch is the batch size (LEMUR: a power of two); 0: 64.
+	Batch int
+	// Transform is a LEMUR transform name; "": "norm".
+	Transform string
+	// Epochs to train; 0: 1.
+	Epochs int
+	// Device is "cpu" (default), "cuda" or "cuda:N".
+	Device string
+	// Seed seeds torch, numpy and random in the worker, and the shuffle.
+	Seed int64
+	// Threads is torch's intra-op thread count; 0: the executor's share.
+	Threads int
+	// MaxParams fails models with more parameters; 0: 5,000,000; <0: no limit.
+	MaxParams int64
+	// Limits override the executor's limits field by field.
+	Limits Limits
+	// OnEpoch, when set, decides after each epoch but the last whether to
+	// go on. It runs on the run's goroutine; keep it quick.
+	OnEpoch func(EpochResult) Decision
+	// KeepScratch leaves the scratch folder (Result.Scratch) for the caller
+	// to inspect and remove.
+	KeepScratch bool
+}
+
+// DefaultHyperparameters are the values used for keys a model supports but
+// a job does not set: the usual SGD settings of LEMUR's runs.
+var DefaultHyperparameters = lemur.Dict{{Key: "lr", Value: 0.01}, {Key: "momentum", Value: 0.9}, {Key: "dropout", Value: 0.2}}
+
+// DefaultMaxParams is the parameter limit when Job.MaxParams is 0.
+const DefaultMaxParams = 5_000_000
+
+// Decision is what OnEpoch returns.
+type Decision int
+
+const (
+	Continue Decision = iota
+	Stop
+)
+
+// EpochResult is one finished epoch.
+type EpochResult struct {
+	Epoch    int     `json:"epoch"`
+	Accuracy float64 `json:"accuracy"` // computed by the coordinator from the predictions
+	// Duration is cumulative wall time of training and evaluation since the
+	// first epoch began, in ns, measured by the coordinator (LEMUR's duration).
+	Duration      int64    `json:"duration"`
+	TrainLoss     *float64 `json:"train_loss,omitempty"` // mean of the criterion over the epoch, as reported by the worker
+	TrainSeconds  float64  `json:"train_seconds"`        // reported by the worker
+	EvalSeconds   float64  `json:"eval_seconds"`         // reported by the worker
+	Samples       int      `json:"samples"`
+	SamplesPerSec float64  `json:"samples_per_sec"`
+}
+
+// EventType tells events apart.
+type EventType string
+
+const (
+	EventStage  EventType = "stage"  // a stage passed (Stage, Detail)
+	EventEpoch  EventType = "epoch"  // an epoch finished (Epoch)
+	EventDone   EventType = "done"   // the run finished well (last event)
+	EventFailed EventType = "failed" // the run failed (Failure; last event)
+)
+
+// Event is one step of a run as the coordinator saw it.
+type Event struct {
+	Time    time.Time    `json:"time"`
+	Type    EventType    `json:"type"`
+	Stage   Stage        `json:"stage,omitempty"`
+	Detail  string       `json:"detail,omitempty"`
+	Epoch   *EpochResult `json:"epoch,omitempty"`
+	Failure *Failure     `json:"failure,omitempty"`
+}

@@ -1,0 +1,616 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/worker"
+)
+
+// LocalConfig configures a Local executor.
+type LocalConfig struct {
+	// Python runs the workers (FindPython).
+	Python *Python
+	// Sandbox builds the worker command (nil: NewSandbox(ctx, SandboxAuto)).
+	Sandbox *Sandbox
+	// Slots is how many runs go at once; 0: 1, or NumCPU/Threads when
+	// Threads is set.
+	Slots int
+	// Threads is torch's thread count per run; 0: NumCPU/Slots.
+	Threads int
+	// Limits apply to every run (a Job's own Limits override them).
+	Limits Limits
+	// CacheDir receives the unpacked worker code ("": worker.DefaultCacheDir()).
+	CacheDir string
+	// ScratchRoot holds the runs' scratch folders ("": os.TempDir()).
+	ScratchRoot string
+	Logger      *slog.Logger
+}
+
+// Local runs jobs as sandboxed worker processes on this machine.
+type Local struct {
+	cfg     LocalConfig
+	sb      *Sandbox
+	worker  string
+	slots   chan struct{}
+	threads int
+	log     *slog.Logger
+}
+
+var _ Executor = (*Local)(nil)
+
+// NewLocal checks the configuration and unpacks the worker code.
+func NewLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
+	if cfg.Python == nil {
+		return nil, errors.New("runner: no python interpreter (FindPython)")
+	}
+	sb := cfg.Sandbox
+	if sb == nil {
+		var err error
+		if sb, err = NewSandbox(ctx, SandboxAuto); err != nil {
+			return nil, err
+		}
+	}
+	cores := runtime.NumCPU()
+	slots, threads := cfg.Slots, cfg.Threads
+	switch {
+	case slots <= 0 && threads <= 0:
+		slots, threads = 1, cores
+	case slots <= 0:
+		slots = max(1, cores/threads)
+	case threads <= 0:
+		threads = max(1, cores/slots)
+	}
+	cache := cfg.CacheDir
+	if cache == "" {
+		cache = worker.DefaultCacheDir()
+	}
+	wd, err := worker.Unpack(cache)
+	if err != nil {
+		return nil, err
+	}
+	if err := reachable(sb, wd); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if sb.Isolation != IsolationBwrap {
+		log.Warn("RUNNING MODEL CODE WITHOUT A SANDBOX: only resource limits and deadlines apply; the model can read your files and reach the network", "reason", sb.Reason)
+	}
+	return &Local{cfg: cfg, sb: sb, worker: wd, slots: make(chan struct{}, slots), threads: threads, log: log}, nil
+}
+
+// Sandbox is the sandbox the executor's workers run in.
+func (l *Local) Sandbox() *Sandbox { return l.sb }
+
+// Threads is torch's thread count per run.
+func (l *Local) Threads() int { return l.threads }
+
+// Slots is how many runs go at once.
+func (l *Local) Slots() int { return cap(l.slots) }
+
+var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,199}$|^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+// Submit starts job when a slot is free.
+func (l *Local) Submit(ctx context.Context, job Job) (Run, error) {
+	if strings.TrimSpace(job.Code) == "" {
+		return nil, errors.New("job has no code")
+	}
+	if !reName.MatchString(job.Name) || strings.HasSuffix(job.Name, ".py") {
+		return nil, fmt.Errorf("model name %q: want letters, digits, '-', '.' (LEMUR: no '_')", job.Name)
+	}
+	if job.Data == nil {
+		return nil, errors.New("job has no dataset (Datasets.Prepare)")
+	}
+	if job.Batch == 0 {
+		job.Batch = 64
+	}
+	if job.Batch < 1 || job.Batch > 1<<16 {
+		return nil, fmt.Errorf("batch %d: want 1..65536 (LEMUR uses powers of two)", job.Batch)
+	}
+	if job.Epochs == 0 {
+		job.Epochs = 1
+	}
+	if job.Epochs < 0 || job.Epochs > 10000 {
+		return nil, fmt.Errorf("epochs %d: want 1..10000", job.Epochs)
+	}
+	if job.Transform == "" {
+		job.Transform = "norm"
+	}
+	if !validTransform(job.Transform) {
+		return nil, fmt.Errorf("transform %q: want echo|norm|complex, optional _32|_64|_128|_256|_299|_512, optional _flip (e.g. norm_64_flip)", job.Transform)
+	}
+	if job.Device == "" {
+		job.Device = "cpu"
+	}
+	if job.Device != "cpu" && job.Device != "cuda" && !regexp.MustCompile(`^cuda:\d+$`).MatchString(job.Device) {
+		return nil, fmt.Errorf("device %q: want cpu, cuda or cuda:N", job.Device)
+	}
+	for _, it := range job.Prm {
+		if _, ok := lemur.AsFloat(it.Value); !ok {
+			return nil, fmt.Errorf("hyperparameter %s = %v: want a number", it.Key, it.Value)
+		}
+	}
+	if job.DefaultPrm == nil {
+		job.DefaultPrm = DefaultHyperparameters
+	}
+	if job.MaxParams == 0 {
+		job.MaxParams = DefaultMaxParams
+	}
+	if job.Threads <= 0 {
+		job.Threads = l.threads
+	}
+	r := newLocalRun(job)
+	ctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	go func() {
+		defer cancel()
+		select {
+		case l.slots <- struct{}{}:
+		case <-ctx.Done():
+			r.finish(&Result{RunID: r.id, Name: job.Name, Failure: &Failure{Stage: StageStart, Kind: FailCanceled, Message: "canceled before it started"}}, nil)
+			return
+		}
+		defer func() { <-l.slots }()
+		res, err := l.train(ctx, r)
+		r.finish(res, err)
+	}()
+	return r, nil
+}
+
+var reTransform = regexp.MustCompile(`^(echo|norm|complex)(_(32|64|128|256|299|512))?(_flip)?$`)
+
+func validTransform(s string) bool { return reTransform.MatchString(s) }
+
+// localRun is a Run of the Local executor.
+type localRun struct {
+	id     string
+	job    Job
+	events chan Event
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	stop     bool
+	canceled bool
+	done     chan struct{}
+	res      *Result
+	err      error
+}
+
+func newLocalRun(job Job) *localRun {
+	return &localRun{id: newNonce()[:16], job: job, done: make(chan struct{}),
+		events: make(chan Event, 12+job.Epochs)}
+}
+
+func (r *localRun) ID() string            { return r.id }
+func (r *localRun) Events() <-chan Event { return r.events }
+
+func (r *localRun) Stop() {
+	r.mu.Lock()
+	r.stop = true
+	r.mu.Unlock()
+}
+
+func (r *localRun) Cancel() {
+	r.mu.Lock()
+	r.canceled = true
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func (r *localRun) stopRequested() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stop
+}
+
+func (r *localRun) emit(ev Event) {
+	ev.Time = time.Now()
+	select {
+	case r.events <- ev:
+	default: // cannot happen: the buffer holds every event a run makes
+	}
+}
+
+func (r *localRun) finish(res *Result, err error) {
+	if res != nil && err == nil {
+		if res.Failure != nil {
+			r.emit(Event{Type: EventFailed, Stage: res.Failure.Stage, Failure: res.Failure})
+		} else {
+			r.emit(Event{Type: EventDone, Stage: StageDone})
+		}
+	}
+	r.res, r.err = res, err
+	close(r.events)
+	close(r.done)
+}
+
+func (r *localRun) Wait(ctx context.Context) (*Result, error) {
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stageOrder is the order the worker must report stages in.
+var stageOrder = []Stage{StageStart, StageParse, StageContract, StageBuild, StageForward, StageParams}
+
+// train runs one training job to its end.
+func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
+	job := r.job
+	lim := l.cfg.Limits.withDefaults()
+	lim = mergeLimits(lim, job.Limits)
+	cuda := strings.HasPrefix(job.Device, "cuda")
+	res := &Result{RunID: r.id, Name: job.Name, CodeID: lemur.CodeID(job.Code), Batch: job.Batch,
+		Transform: job.Transform, Seed: job.Seed, Device: job.Device, Threads: job.Threads,
+		Isolation: l.sb.Isolation, DatasetID: job.Data.Key, Dataset: job.Data.Name, Classes: job.Data.Classes,
+		Started: time.Now()}
+	defer func() { res.Finished = time.Now() }()
+	labels, err := job.Data.Labels()
+	if err != nil {
+		return nil, err
+	}
+	root := l.cfg.ScratchRoot
+	if root == "" {
+		root = os.TempDir()
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	scratch, err := os.MkdirTemp(root, "nngpt-run-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	if job.KeepScratch {
+		res.Scratch = scratch
+	} else {
+		defer os.RemoveAll(scratch)
+	}
+	for _, d := range []string{filepath.Join(scratch, "tmp")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, fmt.Errorf("scratch: %w", err)
+		}
+		if err := l.sb.prepareDir(d); err != nil {
+			return nil, fmt.Errorf("scratch: %w", err)
+		}
+	}
+	if err := l.sb.prepareDir(scratch); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	modelFile := job.Name + ".py"
+	if err := os.WriteFile(filepath.Join(scratch, modelFile), []byte(job.Code), 0o644); err != nil {
+		return nil, fmt.Errorf("scratch: %w", err)
+	}
+	if err := reachable(l.sb, job.Data.Public(), scratch); err != nil {
+		return nil, err
+	}
+
+	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: job.Threads, cuda: cuda,
+		mounts: []Mount{{Host: job.Data.Public(), Sandbox: "/nngpt/data"}}}
+	sbScr := l.sb.scratchPath(la)
+	mem := lim.Memory
+	if cuda {
+		mem = 0 // the CUDA driver reserves terabytes of address space
+	}
+	cpu := lim.CPUTime
+	if cpu == 0 {
+		wall := lim.StartTimeout + 5*lim.StageTimeout + time.Duration(job.Epochs)*lim.EpochTimeout
+		cpu = wall * time.Duration(job.Threads+1)
+	}
+	spec := map[string]any{
+		"kind":        "train",
+		"model":       map[string]any{"name": job.Name, "path": sbScr + "/" + modelFile},
+		"prm":         rawDict(job.Prm),
+		"default_prm": rawDict(job.DefaultPrm),
+		"batch":       job.Batch,
+		"transform":   job.Transform,
+		"epochs":      job.Epochs,
+		"device":      job.Device,
+		"seed":        job.Seed,
+		"threads":     job.Threads,
+		"max_params":  max(0, job.MaxParams),
+		"scratch":     sbScr,
+		"data":        map[string]any{"dir": l.sb.inside(la.mounts[0]), "name": job.Data.Name},
+		"limits": map[string]any{
+			"memory": mem, "cpu_seconds": int64(cpu.Seconds()), "nproc": lim.Processes,
+			"nofile": lim.OpenFiles, "fsize": lim.FileSize,
+		},
+	}
+	p, err := startProc(l.sb.command(la), spec, lim.Output, 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	p.scratch = scratch
+	fail := func(stage Stage, kind FailKind, msg, tb string) {
+		if res.Failure == nil {
+			res.Failure = &Failure{Stage: stage, Kind: kind, Message: msg, Traceback: tb}
+		}
+	}
+	l.drive(ctx, r, p, res, labels, lim, fail)
+	if res.Failure == nil || res.Failure.Kind != "" {
+		p.kill() // judged already; an early end of the stream is judged by the exit status below
+	}
+	st := p.wait(3 * time.Second)
+	res.LogTail = p.log.String()
+	res.LogBytes = p.log.Total()
+	if res.Failure != nil && res.Failure.Kind == "" {
+		// The event stream ended early: judge by how the worker ended.
+		f := exitFailure(st, l.sb.Isolation == IsolationBwrap, res.Failure.Stage)
+		if strings.Contains(res.LogTail, "Fatal Python error: Segmentation fault") && f.Kind == FailCrashed {
+			f.Message = "segmentation fault (" + f.Message + ")"
+		}
+		res.Failure = f
+	}
+	r.mu.Lock()
+	canceled := r.canceled
+	r.mu.Unlock()
+	if canceled && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
+		res.Failure = &Failure{Stage: res.Reached, Kind: FailCanceled, Message: "canceled"}
+	}
+	res.OK = res.Failure == nil
+	return res, nil
+}
+
+// drive reads the worker's events to the end of the run.
+func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, labels []int64, lim Limits, fail func(Stage, FailKind, string, string)) {
+	job := r.job
+	next := 0 // index into stageOrder of the stage due
+	timeout := lim.StartTimeout
+	current := StageStart
+	var trainStart time.Time
+	var waited time.Duration
+	epoch := 0
+	for {
+		ev, err := p.next(ctx, timeout)
+		if err != nil {
+			var te *tamperError
+			switch {
+			case errors.Is(err, errTimeout):
+				what := "stage " + string(current)
+				if current == StageTrain {
+					what = fmt.Sprintf("epoch %d", epoch+1)
+				}
+				fail(current, FailTimeout, fmt.Sprintf("%s ran past its deadline of %v", what, timeout), "")
+			case errors.Is(err, errFlood):
+				fail(current, FailOutputFlood, fmt.Sprintf("wrote more than %d bytes to stdout/stderr", lim.Output), "")
+			case errors.As(err, &te):
+				fail(current, FailTampered, "the event stream carried "+te.msg, "")
+			case errors.Is(err, errEOF):
+				fail(current, "", "", "") // judged by the exit status
+			case ctx.Err() != nil:
+				fail(current, FailCanceled, "canceled: "+ctx.Err().Error(), "")
+			default:
+				fail(current, FailInternal, err.Error(), "")
+			}
+			return
+		}
+		switch ev.T {
+		case "error":
+			st := Stage(ev.Stage)
+			if st == "wait" {
+				st = StageTrain
+			}
+			fail(st, FailKind(ev.Kind), ev.Message, ev.Traceback)
+			return
+		case "stage":
+			if next >= len(stageOrder) || Stage(ev.Stage) != stageOrder[next] {
+				fail(current, FailTampered, fmt.Sprintf("stage %q reported where %q was due", ev.Stage, current), "")
+				return
+			}
+			st := stageOrder[next]
+			detail, err := l.onStage(job, res, st, ev)
+			if err != nil {
+				fail(st, FailTampered, err.Error(), "")
+				return
+			}
+			if st == StageStart {
+				res.StartupSec = ev.at.Sub(p.started).Seconds()
+			}
+			res.Reached = st
+			r.emit(Event{Type: EventStage, Stage: st, Detail: detail})
+			next++
+			timeout = lim.StageTimeout
+			if next < len(stageOrder) {
+				current = stageOrder[next]
+			} else {
+				current = StageTrain
+				timeout = lim.EpochTimeout
+				trainStart = time.Now()
+			}
+		case "epoch":
+			if current != StageTrain || ev.Epoch != epoch+1 || ev.Epoch > job.Epochs {
+				fail(current, FailTampered, fmt.Sprintf("epoch %d reported out of order", ev.Epoch), "")
+				return
+			}
+			epoch = ev.Epoch
+			dur := time.Since(trainStart) - waited
+			acc, err := l.score(p, res, ev, labels, job.Data.Classes)
+			if err != nil {
+				fail(StageEval, FailTampered, err.Error(), "")
+				return
+			}
+			er := EpochResult{Epoch: epoch, Accuracy: acc, Duration: dur.Nanoseconds(), TrainLoss: ev.TrainLoss,
+				TrainSeconds: ev.TrainSeconds, EvalSeconds: ev.EvalSeconds, Samples: ev.Samples, SamplesPerSec: ev.SamplesPerSec}
+			res.Epochs = append(res.Epochs, er)
+			res.Reached = StageEval
+			r.emit(Event{Type: EventEpoch, Stage: StageEval, Epoch: &er})
+			if epoch < job.Epochs {
+				w0 := time.Now()
+				d := Continue
+				if job.OnEpoch != nil {
+					d = job.OnEpoch(er)
+				}
+				if r.stopRequested() {
+					d = Stop
+				}
+				if d == Stop {
+					p.send("stop")
+					res.Stopped = true
+				} else {
+					p.send("continue")
+				}
+				waited += time.Since(w0)
+			}
+			timeout = lim.EpochTimeout
+		case "done":
+			if current != StageTrain || epoch == 0 || (!ev.Stopped && epoch != job.Epochs) || (ev.Stopped && !res.Stopped) {
+				fail(current, FailTampered, fmt.Sprintf("done reported after %d of %d epochs", epoch, job.Epochs), "")
+				return
+			}
+			res.Reached = StageDone
+			return
+		default:
+			fail(current, FailTampered, fmt.Sprintf("unknown event type %q", ev.T), "")
+			return
+		}
+	}
+}
+
+// onStage takes what a stage event reports into res and returns the line
+// to show.
+func (l *Local) onStage(job Job, res *Result, st Stage, ev wireEvent) (string, error) {
+	switch st {
+	case StageStart:
+		res.Torch, _ = ev.Info["torch"].(string)
+		res.Python, _ = ev.Info["python"].(string)
+		res.GPU, _ = ev.Info["gpu"].(string)
+		if d, ok := ev.Info["device"].(string); ok {
+			res.Device = d
+		}
+		if t, ok := ev.Info["threads"].(float64); ok {
+			res.Threads = int(t)
+		}
+		s := fmt.Sprintf("python %s, torch %s, %s, %d threads, %s", res.Python, res.Torch, res.Device, res.Threads, res.Isolation)
+		if res.GPU != "" {
+			s += ", " + res.GPU
+		}
+		return s, nil
+	case StageParse:
+		return "compiles", nil
+	case StageContract:
+		v, err := lemur.DecodeJSON(ev.Prm)
+		if err != nil {
+			return "", fmt.Errorf("contract event: prm: %v", err)
+		}
+		prm, ok := v.(lemur.Dict)
+		if !ok {
+			return "", errors.New("contract event: prm is not an object")
+		}
+		if err := checkPrm(prm, job.Prm, job.DefaultPrm); err != nil {
+			return "", err
+		}
+		res.Prm, res.Supported, res.Unused = prm, ev.Supported, ev.Unused
+		s := "supported_hyperparameters: " + strings.Join(ev.Supported, ", ") + "; prm " + lemur.Repr(prm)
+		if len(ev.Unused) > 0 {
+			s += "; WARNING never used in the code: " + strings.Join(ev.Unused, ", ")
+		}
+		return s, nil
+	case StageBuild:
+		return fmt.Sprintf("Net(in_shape=%v, out_shape=(%d,)) and train_setup ok", ev.InShape, job.Data.Classes), nil
+	case StageForward:
+		return "output " + string(ev.Output), nil
+	case StageParams:
+		res.Params = ev.Params
+		return fmt.Sprintf("%d parameters (%d trainable)", ev.Params, ev.Trainable), nil
+	}
+	return "", nil
+}
+
+// checkPrm: the worker may only add defaults for keys the caller did not set.
+func checkPrm(got, given, defaults lemur.Dict) error {
+	for _, it := range given {
+		v, ok := got.Get(it.Key)
+		if !ok || lemur.Repr(v) != lemur.Repr(it.Value) {
+			return fmt.Errorf("contract event: prm %s changed from %s", it.Key, lemur.Repr(it.Value))
+		}
+	}
+	for _, it := range got {
+		if _, ok := given.Get(it.Key); ok {
+			continue
+		}
+		d, ok := defaults.Get(it.Key)
+		if !ok || lemur.Repr(d) != lemur.Repr(it.Value) {
+			return fmt.Errorf("contract event: prm %s = %s came from nowhere", it.Key, lemur.Repr(it.Value))
+		}
+	}
+	return nil
+}
+
+// score computes an epoch's accuracy from the predictions file.
+func (l *Local) score(p *proc, res *Result, ev wireEvent, labels []int64, classes int) (float64, error) {
+	want := fmt.Sprintf("pred-%d.npy", ev.Epoch)
+	if ev.Pred != want {
+		return 0, fmt.Errorf("epoch %d: predictions in %q, want %q", ev.Epoch, ev.Pred, want)
+	}
+	path := filepath.Join(p.scratch, want)
+	a, err := readNpy(path, len(labels)*classes)
+	if err != nil {
+		return 0, fmt.Errorf("epoch %d: predictions: %v", ev.Epoch, err)
+	}
+	if len(a.Shape) != 2 || a.Shape[0] != len(labels) || a.Shape[1] != classes || a.F == nil {
+		return 0, fmt.Errorf("epoch %d: predictions of shape %v (%s), want (%d, %d) floats", ev.Epoch, a.Shape, a.Descr, len(labels), classes)
+	}
+	if res.Scratch == "" {
+		_ = os.Remove(path)
+	}
+	return accuracy(a.F, classes, labels)
+}
+
+func mergeLimits(base, over Limits) Limits {
+	if over == (Limits{}) {
+		return base
+	}
+	o := over
+	if o.Memory != 0 {
+		base.Memory = o.Memory
+	}
+	if o.CPUTime != 0 {
+		base.CPUTime = o.CPUTime
+	}
+	if o.Processes != 0 {
+		base.Processes = o.Processes
+	}
+	if o.OpenFiles != 0 {
+		base.OpenFiles = o.OpenFiles
+	}
+	if o.FileSize != 0 {
+		base.FileSize = o.FileSize
+	}
+	if o.Output != 0 {
+		base.Output = o.Output
+	}
+	if o.StartTimeout != 0 {
+		base.StartTimeout = o.StartTimeout
+	}
+	if o.StageTimeout != 0 {
+		base.StageTimeout = o.StageTimeout
+	}
+	if o.EpochTimeout != 0 {
+		base.EpochTimeout = o.EpochTimeout
+	}
+	return base
+}
+
+// rawDict encodes a Dict as JSON keeping Python's int/float distinction.
+type rawDict lemur.Dict
+
+func (d rawDict) MarshalJSON() ([]byte, error) {
+	if d == nil {
+		return []byte("{}"), nil
+	}
+	return lemur.EncodeJSON(lemur.Dict(d), 0, false)
+}

@@ -1,0 +1,321 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Isolation is what a worker ran under.
+type Isolation string
+
+const (
+	IsolationBwrap  Isolation = "bwrap"       // bubblewrap namespaces + resource limits
+	IsolationLimits Isolation = "limits-only" // resource limits and deadlines only
+)
+
+// SandboxMode is the user's choice (flag --sandbox).
+type SandboxMode string
+
+const (
+	SandboxAuto  SandboxMode = "auto"  // bubblewrap when it works, else limits only with a warning
+	SandboxBwrap SandboxMode = "bwrap" // bubblewrap or fail
+	SandboxNone  SandboxMode = "none"  // limits only
+)
+
+// NobodyID is the uid and gid a root coordinator runs workers as: root
+// inside a user namespace maps back to host root, which the kernel exempts
+// from RLIMIT_NPROC and which owns (so could read) root's files.
+const NobodyID = 65534
+
+// Sandbox builds worker command lines.
+type Sandbox struct {
+	Isolation Isolation
+	// Bwrap is the bubblewrap executable ("" without).
+	Bwrap string
+	// Reason says why bubblewrap is not used (empty when it is).
+	Reason string
+	// UID and GID the worker runs as; -1: the coordinator's own.
+	UID, GID int
+}
+
+// NewSandbox resolves mode: it checks that bubblewrap is installed and can
+// actually create a sandbox here (containers often forbid user
+// namespaces).
+func NewSandbox(ctx context.Context, mode SandboxMode) (*Sandbox, error) {
+	s := &Sandbox{Isolation: IsolationLimits, UID: -1, GID: -1}
+	if os.Geteuid() == 0 {
+		s.UID, s.GID = NobodyID, NobodyID
+	}
+	switch mode {
+	case "", SandboxAuto, SandboxBwrap:
+	case SandboxNone:
+		s.Reason = "disabled (--sandbox none)"
+		return s, nil
+	default:
+		return nil, fmt.Errorf("sandbox mode %q: want auto, bwrap or none", mode)
+	}
+	path, err := exec.LookPath("bwrap")
+	if err != nil {
+		s.Reason = "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap)"
+	} else if err := trySandbox(ctx, path, s.UID, s.GID); err != nil {
+		s.Reason = fmt.Sprintf("bubblewrap cannot create a sandbox here: %v (user namespaces disabled? try: sysctl kernel.unprivileged_userns_clone=1, or run outside a restricted container)", err)
+	} else {
+		s.Bwrap = path
+		s.Isolation = IsolationBwrap
+		return s, nil
+	}
+	if mode == SandboxBwrap {
+		return nil, errors.New("--sandbox bwrap: " + s.Reason)
+	}
+	return s, nil
+}
+
+func trySandbox(ctx context.Context, bwrap string, uid, gid int) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	args := append(baseArgs(false), "--", "/bin/sh", "-c", "exit 0")
+	args = append(systemBinds(), args...)
+	cmd := exec.CommandContext(ctx, bwrap, args...)
+	cmd.SysProcAttr = procAttr(uid, gid)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func procAttr(uid, gid int) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if uid >= 0 {
+		a.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	}
+	return a
+}
+
+func baseArgs(net bool) []string {
+	a := []string{"--unshare-all"}
+	if net {
+		a = append(a, "--share-net")
+	}
+	return append(a, "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+		"--proc", "/proc", "--dev", "/dev")
+}
+
+// etcFiles are the parts of /etc a Python process needs: the dynamic
+// linker's cache, the alternatives Debian resolves BLAS through, user and
+// group names, the time zone. Nothing else of /etc enters.
+var etcFiles = []string{"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime",
+	"passwd", "group", "nsswitch.conf", "mime.types"}
+
+func systemBinds() []string {
+	var a []string
+	for _, d := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"} {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if t, err := os.Readlink(d); err == nil {
+				a = append(a, "--symlink", t, d)
+			}
+			continue
+		}
+		if fi.IsDir() {
+			a = append(a, "--ro-bind", d, d)
+		}
+	}
+	for _, f := range etcFiles {
+		p := "/etc/" + f
+		if _, err := os.Stat(p); err == nil {
+			a = append(a, "--ro-bind", p, p)
+		}
+	}
+	if ms, _ := filepath.Glob("/etc/python3*"); len(ms) > 0 {
+		for _, m := range ms {
+			a = append(a, "--ro-bind", m, m)
+		}
+	}
+	return a
+}
+
+// Mount is a host folder made visible to a worker.
+type Mount struct {
+	Host    string // host path
+	Sandbox string // path inside the sandbox
+	RW      bool
+}
+
+// launch is everything needed to start one worker.
+type launch struct {
+	py      *Python
+	worker  string  // host folder holding nngpt_worker
+	scratch string  // host scratch folder (writable)
+	mounts  []Mount // further folders (dataset, sources)
+	net     bool
+	cuda    bool
+	threads int
+	env     []string
+}
+
+// Paths the sandbox shows a worker.
+const (
+	sbWorker  = "/nngpt/worker"
+	sbScratch = "/nngpt/scratch"
+)
+
+// inside maps a host path of l to what the worker sees.
+func (s *Sandbox) inside(m Mount) string {
+	if s.Isolation == IsolationBwrap {
+		return m.Sandbox
+	}
+	return m.Host
+}
+
+func (s *Sandbox) scratchPath(l *launch) string {
+	return s.inside(Mount{Host: l.scratch, Sandbox: sbScratch})
+}
+
+// command builds the worker's command line.
+func (s *Sandbox) command(l *launch) *exec.Cmd {
+	scratch := s.scratchPath(l)
+	workerDir := s.inside(Mount{Host: l.worker, Sandbox: sbWorker})
+	pypath := []string{workerDir}
+	// Folders on the interpreter's sys.path outside its prefixes (user
+	// site, PYTHONPATH) would vanish with HOME and the environment:
+	// name them explicitly.
+	for _, p := range l.py.SysPath {
+		under := false
+		for _, pre := range append(append([]string{}, l.py.Prefixes...), "/usr") {
+			if p == pre || strings.HasPrefix(p, strings.TrimSuffix(pre, "/")+"/") {
+				under = true
+			}
+		}
+		if !under {
+			pypath = append(pypath, p)
+		}
+	}
+	threads := fmt.Sprint(max(1, l.threads))
+	env := []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + scratch,
+		"TMPDIR=" + scratch + "/tmp",
+		"LANG=C.UTF-8",
+		"PYTHONPATH=" + strings.Join(pypath, ":"),
+		"PYTHONDONTWRITEBYTECODE=1",
+		"PYTHONUNBUFFERED=1",
+		"OMP_NUM_THREADS=" + threads,
+		"MKL_NUM_THREADS=" + threads,
+		"OPENBLAS_NUM_THREADS=" + threads,
+		"TORCH_HOME=" + scratch + "/torch",
+		"MPLCONFIGDIR=" + scratch + "/tmp",
+	}
+	if l.cuda {
+		for _, k := range []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"} {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	env = append(env, l.env...)
+	argv := []string{l.py.Path, "-B", "-m", "nngpt_worker"}
+	var cmd *exec.Cmd
+	if s.Isolation != IsolationBwrap {
+		cmd = exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = l.scratch
+	} else {
+		args := systemBinds()
+		args = append(args, baseArgs(l.net)...)
+		// The interpreter and its packages where they live outside /usr.
+		var extra []string
+		for _, p := range append(append([]string{filepath.Dir(l.py.Real)}, l.py.Prefixes...), l.py.SysPath...) {
+			if p == "" || strings.HasPrefix(p, "/usr/") || p == "/usr" {
+				continue
+			}
+			extra = append(extra, p)
+		}
+		for _, p := range topLevel(extra) {
+			if _, err := os.Stat(p); err == nil {
+				args = append(args, "--ro-bind", p, p)
+			}
+		}
+		if l.py.Path != l.py.Real && !strings.HasPrefix(l.py.Path, "/usr/") {
+			args = append(args, "--ro-bind", l.py.Path, l.py.Path)
+		}
+		args = append(args,
+			"--ro-bind", l.worker, sbWorker,
+			"--bind", l.scratch, sbScratch,
+			"--bind", filepath.Join(l.scratch, "tmp"), "/tmp",
+		)
+		for _, m := range l.mounts {
+			if m.RW {
+				args = append(args, "--bind", m.Host, m.Sandbox)
+			} else {
+				args = append(args, "--ro-bind", m.Host, m.Sandbox)
+			}
+		}
+		if l.cuda {
+			args = append(args, nvidiaBinds()...)
+		}
+		args = append(args, "--chdir", sbScratch, "--")
+		args = append(args, argv...)
+		cmd = exec.Command(s.Bwrap, args...)
+	}
+	cmd.Env = env
+	cmd.SysProcAttr = procAttr(s.UID, s.GID)
+	return cmd
+}
+
+// nvidiaBinds exposes the GPU: the device files, and /sys and the
+// driver's /proc entry that CUDA reads.
+func nvidiaBinds() []string {
+	var a []string
+	devs, _ := filepath.Glob("/dev/nvidia*")
+	sort.Strings(devs)
+	for _, d := range devs {
+		a = append(a, "--dev-bind", d, d)
+	}
+	if _, err := os.Stat("/dev/dri"); err == nil {
+		a = append(a, "--dev-bind", "/dev/dri", "/dev/dri")
+	}
+	a = append(a, "--ro-bind", "/sys", "/sys")
+	if _, err := os.Stat("/proc/driver/nvidia"); err == nil {
+		a = append(a, "--ro-bind", "/proc/driver/nvidia", "/proc/driver/nvidia")
+	}
+	return a
+}
+
+// topLevel drops paths nested inside others of the list.
+func topLevel(ps []string) []string {
+	sort.Strings(ps)
+	var out []string
+	for _, p := range ps {
+		p = filepath.Clean(p)
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if p == last || strings.HasPrefix(p, last+"/") {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// prepareDir makes a folder the worker's uid can write.
+func (s *Sandbox) prepareDir(dir string) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	if s.UID >= 0 {
+		return os.Chown(dir, s.UID, s.GID)
+	}
+	return nil
+}
