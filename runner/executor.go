@@ -41,14 +41,14 @@ type Result struct {
 	RunID      string        `json:"run_id"`
 	Name       string        `json:"name"`
 	CodeID     string        `json:"code_id"`
-	OK         bool          `json:"ok"`       // every requested epoch trained (or stopped on request) and no failure
-	Stopped    bool          `json:"stopped"`  // ended early by OnEpoch or Stop
-	Reached    Stage         `json:"reached"`  // the last stage passed
-	Failure    *Failure      `json:"failure"`  // nil when OK
-	Epochs     []EpochResult `json:"epochs"`   // finished epochs, in order
-	Params     int64         `json:"params"`   // parameter count (0 before the params stage)
-	Prm        lemur.Dict    `json:"-"`        // the hyperparameters the model got (given + defaults for what it supports)
-	Supported  []string      `json:"supported"` // supported_hyperparameters()
+	OK         bool          `json:"ok"`               // every requested epoch trained (or stopped on request) and no failure
+	Stopped    bool          `json:"stopped"`          // ended early by OnEpoch or Stop
+	Reached    Stage         `json:"reached"`          // the last stage passed
+	Failure    *Failure      `json:"failure"`          // nil when OK
+	Epochs     []EpochResult `json:"epochs"`           // finished epochs, in order
+	Params     int64         `json:"params"`           // parameter count (0 before the params stage)
+	Prm        lemur.Dict    `json:"-"`                // the hyperparameters the model got (given + defaults for what it supports)
+	Supported  []string      `json:"supported"`        // supported_hyperparameters()
 	Unused     []string      `json:"unused,omitempty"` // supported keys never named in the code (NNGPT's rule)
 	Batch      int           `json:"batch"`
 	Transform  string        `json:"transform"`

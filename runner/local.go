@@ -194,7 +194,7 @@ func newLocalRun(job Job) *localRun {
 		events: make(chan Event, 12+job.Epochs)}
 }
 
-func (r *localRun) ID() string            { return r.id }
+func (r *localRun) ID() string           { return r.id }
 func (r *localRun) Events() <-chan Event { return r.events }
 
 func (r *localRun) Stop() {

@@ -15,6 +15,7 @@ import (
 // grow in its own file.
 type Store interface {
 	Corpus
+	Runs
 	Dedup
 	Journal
 	Close() error
