@@ -38,36 +38,38 @@ type Run interface {
 
 // Result is the outcome of a run.
 type Result struct {
-	RunID      string        `json:"run_id"`
-	Name       string        `json:"name"`
-	CodeID     string        `json:"code_id"`
-	OK         bool          `json:"ok"`               // every requested epoch trained (or stopped on request) and no failure
-	Stopped    bool          `json:"stopped"`          // ended early by OnEpoch or Stop
-	Reached    Stage         `json:"reached"`          // the last stage passed
-	Failure    *Failure      `json:"failure"`          // nil when OK
-	Epochs     []EpochResult `json:"epochs"`           // finished epochs, in order
-	Params     int64         `json:"params"`           // parameter count (0 before the params stage)
-	Prm        lemur.Dict    `json:"-"`                // the hyperparameters the model got (given + defaults for what it supports)
-	Supported  []string      `json:"supported"`        // supported_hyperparameters()
-	Unused     []string      `json:"unused,omitempty"` // supported keys never named in the code (NNGPT's rule)
-	Batch      int           `json:"batch"`
-	Transform  string        `json:"transform"`
-	Seed       int64         `json:"seed"`
-	Device     string        `json:"device"`
-	GPU        string        `json:"gpu,omitempty"`
-	Threads    int           `json:"threads"`
-	Torch      string        `json:"torch"`
-	Python     string        `json:"python"`
-	Isolation  Isolation     `json:"isolation"`
-	DatasetID  string        `json:"dataset_id"`
-	Dataset    string        `json:"dataset"`
-	Classes    int           `json:"classes"`
-	LogTail    string        `json:"log_tail"`
-	LogBytes   int64         `json:"log_bytes"`
-	Started    time.Time     `json:"started"`
-	Finished   time.Time     `json:"finished"`
-	StartupSec float64       `json:"startup_seconds"` // process start to the start event (python, torch, data)
-	Scratch    string        `json:"scratch,omitempty"`
+	RunID        string        `json:"run_id"`
+	Name         string        `json:"name"`
+	CodeID       string        `json:"code_id"`
+	OK           bool          `json:"ok"`               // every requested epoch trained (or stopped on request) and no failure
+	Stopped      bool          `json:"stopped"`          // ended early by OnEpoch or Stop
+	Reached      Stage         `json:"reached"`          // the last stage passed
+	Failure      *Failure      `json:"failure"`          // nil when OK
+	Epochs       []EpochResult `json:"epochs"`           // finished epochs, in order
+	Params       int64         `json:"params"`           // parameter count (0 before the params stage)
+	Prm          lemur.Dict    `json:"-"`                // the hyperparameters the model got (given + defaults for what it supports)
+	Supported    []string      `json:"supported"`        // supported_hyperparameters()
+	Unused       []string      `json:"unused,omitempty"` // supported keys never named in the code (NNGPT's rule)
+	Batch        int           `json:"batch"`
+	EpochsWanted int           `json:"epochs_wanted"`
+	SplitID      string        `json:"split_id"`
+	Transform    string        `json:"transform"`
+	Seed         int64         `json:"seed"`
+	Device       string        `json:"device"`
+	GPU          string        `json:"gpu,omitempty"`
+	Threads      int           `json:"threads"`
+	Torch        string        `json:"torch"`
+	Python       string        `json:"python"`
+	Isolation    Isolation     `json:"isolation"`
+	DatasetID    string        `json:"dataset_id"`
+	Dataset      string        `json:"dataset"`
+	Classes      int           `json:"classes"`
+	LogTail      string        `json:"log_tail"`
+	LogBytes     int64         `json:"log_bytes"`
+	Started      time.Time     `json:"started"`
+	Finished     time.Time     `json:"finished"`
+	StartupSec   float64       `json:"startup_seconds"` // process start to the start event (python, torch, data)
+	Scratch      string        `json:"scratch,omitempty"`
 }
 
 // Best is the highest accuracy over the finished epochs (0 when none).

@@ -257,7 +257,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	cuda := strings.HasPrefix(job.Device, "cuda")
 	res := &Result{RunID: r.id, Name: job.Name, CodeID: lemur.CodeID(job.Code), Batch: job.Batch,
 		Transform: job.Transform, Seed: job.Seed, Device: job.Device, Threads: job.Threads,
-		Isolation: l.sb.Isolation, DatasetID: job.Data.Key, Dataset: job.Data.Name, Classes: job.Data.Classes,
+		Isolation: l.sb.Isolation, DatasetID: job.Data.Key, SplitID: job.Data.SplitID(), EpochsWanted: job.Epochs, Dataset: job.Data.Name, Classes: job.Data.Classes,
 		Started: time.Now()}
 	defer func() { res.Finished = time.Now() }()
 	labels, err := job.Data.Labels()

@@ -105,7 +105,12 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newLemurCmd(g),
 		newDataCmd(g),
 		newBenchCmd(g),
+		newInitCmd(g),
+		newConfigCmd(g),
+		newRunCmd(g),
 		newPredictCmd(g),
+		newCheckCmd(g),
+		newDoctorCmd(g),
 	)
 	return root
 }

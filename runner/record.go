@@ -1,0 +1,74 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/store"
+)
+
+// Record stores a finished run: when the model trained (no failure, at
+// least one epoch), its code in LEMUR's nn table under p.NN and one stat
+// row per finished epoch; in every case the run record. origin says what
+// started the run (check, loop, hpo, ...).
+func Record(ctx context.Context, st store.Store, origin, code string, p lemur.Pipeline, res *Result) error {
+	if res.Failure == nil && len(res.Epochs) > 0 {
+		if _, err := st.PutCode(ctx, store.Code{Kind: store.KindNN, Name: p.NN, Code: code, ID: lemur.CodeID(code)}); err != nil {
+			return fmt.Errorf("record code of %s: %w", p.NN, err)
+		}
+		if _, err := st.AddStats(ctx, res.Records(p)); err != nil {
+			return fmt.Errorf("record stats of %s: %w", p.NN, err)
+		}
+	}
+	if err := st.PutRun(ctx, res.RunRecord(origin, p)); err != nil {
+		return fmt.Errorf("record run of %s: %w", p.NN, err)
+	}
+	return nil
+}
+
+// RunRecord is the store's run record of r under pipeline p.
+func (r *Result) RunRecord(origin string, p lemur.Pipeline) store.Run {
+	run := store.Run{
+		ID: r.RunID, Origin: origin, NN: p.NN, CodeID: r.CodeID, Task: p.Task, Dataset: p.Dataset, Metric: p.Metric,
+		Transform: r.Transform, Batch: r.Batch, EpochsRequested: r.EpochsWanted, Stage: string(r.Reached),
+		Params: r.Params, Torch: r.Torch, Python: r.Python, Device: r.Device, Threads: r.Threads,
+		Isolation: string(r.Isolation), Seed: r.Seed, DatasetID: r.DatasetID, SplitID: r.SplitID,
+		BestAccuracy: r.Best(), StartedAt: r.Started, FinishedAt: r.Finished, LogTail: lastN(r.LogTail, 60),
+	}
+	if r.Prm != nil {
+		run.Prm = r.RecordPrm()
+		run.UID = lemur.UID(run.Prm)
+	}
+	switch {
+	case r.Failure != nil && r.Failure.Kind == FailCanceled:
+		run.Status = "canceled"
+	case r.Failure != nil:
+		run.Status = "failed"
+	case r.Stopped:
+		run.Status = "stopped"
+	default:
+		run.Status = "ok"
+	}
+	if r.Failure != nil {
+		run.FailureKind, run.FailureMessage = string(r.Failure.Kind), r.Failure.Message
+		run.Stage = string(r.Failure.Stage)
+		if r.Failure.Traceback != "" {
+			run.LogTail = lastN(r.LogTail, 30) + "\n--- traceback ---\n" + r.Failure.Traceback
+		}
+	}
+	for _, e := range r.Epochs {
+		run.Epochs = append(run.Epochs, store.RunEpoch{Epoch: e.Epoch, Accuracy: e.Accuracy, Duration: e.Duration,
+			TrainLoss: e.TrainLoss, TrainSeconds: e.TrainSeconds, EvalSeconds: e.EvalSeconds, SamplesPerSec: e.SamplesPerSec})
+	}
+	return run
+}
+
+func lastN(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
