@@ -111,6 +111,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newPredictCmd(g),
 		newCheckCmd(g),
 		newDoctorCmd(g),
+		newReportCmd(g),
 	)
 	return root
 }
