@@ -411,7 +411,7 @@ class Net(nn.Module):
 // no closing tag. Serve it with Truncated.
 var ReplyTruncated = Canned{
 	Name:    "truncated",
-	Text:    ReplyGood.Text[:strings.Index(ReplyGood.Text, "loss.backward()")],
+	Text:    ReplyGood.Text[:strings.Index(ReplyGood.Text, "nn.utils.clip_grad_norm_(")+len("nn.utils.clip_grad_norm_(self.par")],
 	HasCode: true, Valid: false,
 	HP:        map[string]float64{"lr": 0.01, "momentum": 0.9, "dropout": 0.2},
 	Transform: "norm_32",
