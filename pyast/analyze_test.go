@@ -144,6 +144,9 @@ func TestHyperparameters(t *testing.T) {
 		{"dynamic key", withSetup("        for k in ('lr', 'momentum', 'dropout'):\n            setattr(self, k, prm[k])"), []string{"lr", "momentum", "dropout"}, nil, true},
 		{"splat", withSetup("        self.opt = torch.optim.SGD(self.parameters(), **prm)"), []string{"lr", "momentum", "dropout"}, nil, true},
 		{"items", withSetup("        for k, v in prm.items():\n            pass"), []string{"lr", "momentum", "dropout"}, nil, true},
+		{"passed to a helper", withSetup("        self.opt = make_optimizer(self.parameters(), prm)") + "\n\ndef make_optimizer(params, cfg):\n    return torch.optim.SGD(params, lr=cfg['lr'], momentum=cfg['momentum'], weight_decay=cfg.get('dropout'))\n", nil, nil, false},
+		{"passed to a block by keyword", withSetup("        self.opt = (prm['lr'], prm['momentum'])\n        self.block = Block(channels=3, hp=prm)") + "\n\nclass Block(nn.Module):\n    def __init__(self, channels, hp):\n        super().__init__()\n        self.drop = nn.Dropout(hp['dropout'])\n", nil, nil, false},
+		{"passed to a method", withSetup("        self.opt = (prm['lr'], prm['momentum'])\n        self._head(prm)\n\n    def _head(self, p):\n        self.drop = nn.Dropout(p['dropout'])"), nil, nil, false},
 		{"init prm", strings.Replace(withSetup("        pass"), "self.device = device", "self.device = device\n        self.lr, self.m, self.p = prm['lr'], prm['momentum'], prm['dropout']", 1), nil, nil, false},
 	}
 	for _, tc := range tests {

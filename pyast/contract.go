@@ -409,9 +409,69 @@ func (t *Tree) hyperparameters(c *Contract, classes map[string]*classInfo) Hyper
 		}
 		return "", false
 	}
+	// Functions by name, so prm passed to a helper (make_optimizer(prm),
+	// Block(prm)) makes the receiving parameter a holder too.
+	type callee struct {
+		fd     NodeID
+		method bool
+	}
+	funcs := map[string][]callee{}
+	for i := range t.Nodes {
+		if t.Nodes[i].Kind == "function_definition" {
+			fd := NodeID(i)
+			inClass := t.Kind(t.Ancestor(fd, "class_definition", "function_definition")) == "class_definition"
+			funcs[t.Text(t.Field(fd, "name"))] = append(funcs[t.Text(t.Field(fd, "name"))], callee{fd, inClass})
+		}
+	}
+	for name, ci := range classes {
+		if fd, ok := ci.defs["__init__"]; ok {
+			funcs[name] = append(funcs[name], callee{fd, true})
+		}
+	}
+	markParam := func(name string) bool {
+		if name == "" || strings.HasPrefix(name, "*") || holders[name] {
+			return false
+		}
+		holders[name] = true
+		return true
+	}
 	for changed, round := true, 0; changed && round < 8; round++ {
 		changed = false
 		for i := range t.Nodes {
+			if t.Nodes[i].Kind == "call" {
+				fn := t.Field(NodeID(i), "function")
+				name := t.Text(fn)
+				if t.Kind(fn) == "attribute" {
+					name = t.Text(t.Field(fn, "attribute"))
+				}
+				defs := funcs[name]
+				if len(defs) == 0 {
+					continue
+				}
+				for pos, a := range t.NamedChildren(t.Field(NodeID(i), "arguments")) {
+					for _, d := range defs {
+						m := t.method("", d.fd)
+						if t.Kind(a) == "keyword_argument" {
+							if t.isPrmCopy(t.Field(a, "value"), isHolder) {
+								for _, p := range m.Params {
+									if p == t.Text(t.Field(a, "name")) && markParam(p) {
+										changed = true
+									}
+								}
+							}
+							continue
+						}
+						idx := pos
+						if d.method {
+							idx++ // self
+						}
+						if idx < len(m.Params) && t.isPrmCopy(a, isHolder) && markParam(m.Params[idx]) {
+							changed = true
+						}
+					}
+				}
+				continue
+			}
 			if t.Nodes[i].Kind != "assignment" {
 				continue
 			}
