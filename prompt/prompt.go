@@ -92,8 +92,8 @@ type Previous struct {
 // Data is what a template renders.
 type Data struct {
 	Task       Task
-	Main       *Model   // nshot
-	Supporting []Model  // nshot, most useful first: dropped from the end to fit
+	Main       *Model    // nshot
+	Supporting []Model   // nshot, most useful first: dropped from the end to fit
 	Previous   *Previous // repair
 }
 
