@@ -18,7 +18,8 @@ type PruneConfig struct {
 	Train, Test string
 	TestShare   float64 // share of models held out when Test is empty (default 0.25)
 	Seed        uint64
-	Options     predict.Options
+	// Options configure the predictor; nil Stages means predict.DefaultStages.
+	Options predict.Options
 	// Policies are replayed one by one; nil replays DefaultPrunePolicies.
 	Policies []NamedPolicy
 }
@@ -30,15 +31,16 @@ type NamedPolicy struct {
 }
 
 // DefaultPrunePolicies are the policies the benchmark compares: the
-// validity bar alone, the loop's default (top 10) and ranks by share.
+// validity bar alone, a fixed top-10 and ranks by share (the default is the
+// top decile).
 func DefaultPrunePolicies() []NamedPolicy {
 	return []NamedPolicy{
 		{"admission bar only", predict.Policy{MinBoard: 20}},
-		{"top-10 (default)", predict.DefaultPolicy()},
-		{"top 10%", predict.Policy{TopShare: 0.10, MinBoard: 20}},
+		{"top-10", predict.Policy{TopK: 10, MinBoard: 20}},
+		{"top 5%", predict.Policy{TopShare: 0.05, MinBoard: 20}},
+		{"top 10% (default)", predict.DefaultPolicy()},
 		{"top 10%, margin +0.02", predict.Policy{TopShare: 0.10, MinBoard: 20, Margin: 0.02}},
 		{"top 20%", predict.Policy{TopShare: 0.20, MinBoard: 20}},
-		{"top 5%", predict.Policy{TopShare: 0.05, MinBoard: 20}},
 	}
 }
 
@@ -67,6 +69,7 @@ type PruneReport struct {
 	TrainRuns    int        `json:"train_runs"`
 	TestRuns     int        `json:"test_runs"`
 	TrainSeconds float64    `json:"train_seconds"`
+	Stages       []int      `json:"stages"`
 	Rows         []PruneRow `json:"rows"`
 }
 
@@ -85,6 +88,9 @@ func Prune(ctx context.Context, cfg PruneConfig) (*PruneReport, error) {
 	}
 	o := cfg.Options
 	o.Seed = cfg.Seed
+	if o.Stages == nil {
+		o.Stages = predict.DefaultStages
+	}
 	start := time.Now()
 	m, err := predict.Train(ctx, sp.trainRuns, sp.code, o)
 	if err != nil {
@@ -100,6 +106,8 @@ func Prune(ctx context.Context, cfg PruneConfig) (*PruneReport, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 77))
 	rng.Shuffle(len(test), func(i, j int) { test[i], test[j] = test[j], test[i] })
 	top, bestOf := topDecile(test)
+	stages := m.StageEpochs()
+	rep.Stages = stages
 	policies := cfg.Policies
 	if policies == nil {
 		policies = DefaultPrunePolicies()
@@ -122,10 +130,14 @@ func Prune(ctx context.Context, cfg PruneConfig) (*PruneReport, error) {
 			r := &test[i]
 			row.Epochs += r.MaxEpoch()
 			stopAt := 0
-			// The predictor reads the first K epochs only and its upper
-			// bound never drops as a run goes on, and the board does not
-			// change during one run's replay: deciding once is enough.
-			for e := pr.Policy.After; e <= pr.Policy.After && e < r.MaxEpoch(); e++ {
+			// A prediction only changes at the model's stage epochs (it
+			// reads the first K epochs of its stage; the upper bound never
+			// drops as a run goes on) and the board does not change during
+			// one run's replay: deciding at those epochs is enough.
+			for _, e := range stages {
+				if e < pr.Policy.After || e >= r.MaxEpoch() {
+					continue
+				}
 				t0 := time.Now()
 				d, err := pr.Decide(ctx, predict.RunState{Task: r.Task, Dataset: r.Dataset, Metric: r.Metric, NN: r.NN,
 					Prm: r.Prm, Acc: r.Acc[:e], Dur: r.Dur[:e], MaxEpoch: r.MaxEpoch(), Code: sp.code[r.NN]})
@@ -201,8 +213,8 @@ func (r *PruneReport) WriteTable(w io.Writer) error {
 	if r.Test != nil {
 		fmt.Fprintf(w, "test:  %s: %s\n", r.Test.Path, r.Test.Build)
 	}
-	fmt.Fprintf(w, "split: %s (seed %d); predictor fitted on %d runs in %.1f s; %d test runs replayed in random order\n\n",
-		r.Split, r.Seed, r.TrainRuns, r.TrainSeconds, r.TestRuns)
+	fmt.Fprintf(w, "split: %s (seed %d); predictor (stages after epochs %v) fitted on %d runs in %.1f s; %d test runs replayed in random order\n\n",
+		r.Split, r.Seed, r.Stages, r.TrainRuns, r.TrainSeconds, r.TestRuns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\truns stopped\tepochs saved\tsaved\ttop-decile runs stopped\tlost\tbest runs stopped\tdecide µs\t")
 	for _, row := range r.Rows {

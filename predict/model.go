@@ -30,6 +30,11 @@ type Options struct {
 	Trees int `json:"trees,omitempty"`
 	// Seed drives subsampling and the calibration split.
 	Seed uint64 `json:"seed"`
+	// Stages are further numbers of observed epochs (each above K) to fit
+	// a model for, so a run can be judged again later with more of its
+	// curve: e.g. 3, 5, 10 for early stopping. Predict uses the stage with
+	// the most epochs a run has.
+	Stages []int `json:"stages,omitempty"`
 }
 
 func (o Options) withDefaults() Options {
@@ -68,6 +73,35 @@ type Model struct {
 	HiShift   float64    `json:"hi_shift"`   //
 	Epoch     *gbt.Model `json:"epoch"`      // median best epoch
 	FinalGain *gbt.Model `json:"final_gain"` // mean of final - acc_K
+
+	// Stages are models fitted on more observed epochs (ascending K).
+	Stages []*Model `json:"stages,omitempty"`
+}
+
+// K is the number of epochs the model needs to predict.
+func (m *Model) K() int { return m.Schema.K }
+
+// stageFor picks the model with the most observed epochs that a run with
+// seen epochs out of maxEpoch can use.
+func (m *Model) stageFor(seen, maxEpoch int) *Model {
+	best := m
+	for _, s := range m.Stages {
+		if s.Schema.K <= seen && s.Schema.K < maxEpoch && s.Schema.K > best.Schema.K {
+			best = s
+		}
+	}
+	return best
+}
+
+// StageEpochs lists the numbers of observed epochs the model has a stage
+// for, ascending: the epochs after which a prediction can change.
+func (m *Model) StageEpochs() []int {
+	ks := []int{m.Schema.K}
+	for _, s := range m.Stages {
+		ks = append(ks, s.Schema.K)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 // modelFormat is bumped when the saved layout changes.
@@ -199,8 +233,26 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 		m.LoShift = conformal(lo, tail)
 		m.HiShift = conformal(hi, tail)
 	}
-	slog.Info("predictor trained", "runs", len(runs), "calibration_runs", len(calX),
+	slog.Info("predictor trained", "k", o.K, "runs", len(runs), "calibration_runs", len(calX),
 		"features", len(m.Schema.Names()), "seconds", time.Since(start).Seconds())
+	stages := slices.Clone(o.Stages)
+	slices.Sort(stages)
+	for _, k := range slices.Compact(stages) {
+		if k <= o.K {
+			return nil, fmt.Errorf("options: stage %d must be above K = %d", k, o.K)
+		}
+		so := o
+		so.K, so.Stages = k, nil
+		if len(Trainable(runs, k)) < 50 {
+			slog.Warn("too few runs for a stage, left out", "stage", k)
+			continue
+		}
+		sm, err := Train(ctx, runs, code, so)
+		if err != nil {
+			return nil, fmt.Errorf("stage %d: %w", k, err)
+		}
+		m.Stages = append(m.Stages, sm)
+	}
 	return m, nil
 }
 
@@ -261,6 +313,10 @@ func (m *Model) Predict(in Input) (Prediction, error) {
 	}
 	if in.MaxEpoch < len(in.Acc) {
 		return Prediction{}, fmt.Errorf("max epoch %d is below the %d epochs already run", in.MaxEpoch, len(in.Acc))
+	}
+	if in.MaxEpoch > len(in.Acc) {
+		m = m.stageFor(len(in.Acc), in.MaxEpoch)
+		k = m.Schema.K
 	}
 	seen := maxOf(in.Acc)
 	if in.MaxEpoch == len(in.Acc) {

@@ -2,6 +2,8 @@ package predict_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"math"
 	"strings"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	"github.com/nngpt/nngpt/predict"
 	"github.com/nngpt/nngpt/predict/predicttest"
 )
+
+func predictRecs() []lemur.Record { return predicttest.Records(6, 3, 9) }
 
 func synthRuns(t *testing.T, models, perModel int, seed uint64) []predict.Run {
 	t.Helper()
@@ -23,18 +27,31 @@ func synthRuns(t *testing.T, models, perModel int, seed uint64) []predict.Run {
 	return runs
 }
 
+var shared struct {
+	once        sync.Once
+	m           *predict.Model
+	train, test []predict.Run
+	err         error
+}
+
+// trained fits one model for all tests (read-only use).
 func trained(t *testing.T) (*predict.Model, []predict.Run, []predict.Run) {
 	t.Helper()
+	shared.once.Do(func() { shared.m, shared.train, shared.test, shared.err = fit(t) })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.m, shared.train, shared.test
+}
+
+func fit(t *testing.T) (*predict.Model, []predict.Run, []predict.Run, error) {
 	runs := synthRuns(t, 40, 15, 1)
 	train, test := predict.SplitByModel(runs, 0.25, 1)
 	if len(test) == 0 || len(train) == 0 {
-		t.Fatalf("split %d/%d", len(train), len(test))
+		return nil, nil, nil, fmt.Errorf("split %d/%d", len(train), len(test))
 	}
 	m, err := predict.Train(context.Background(), train, nil, predict.Options{Trees: 120})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, train, test
+	return m, train, test, err
 }
 
 func TestLearnedModelBeatsReferencesOnHeldOutModels(t *testing.T) {

@@ -37,9 +37,15 @@ type Policy struct {
 	Margin float64 `json:"margin"`
 }
 
-// DefaultPolicy stops after epoch 2 runs that cannot reach the validity bar
-// or the top 10 of their task and dataset.
-func DefaultPolicy() Policy { return Policy{TopK: 10, MinBoard: 20} }
+// DefaultPolicy stops runs whose upper bound cannot reach the validity bar
+// or the top decile of their task and dataset. A fixed top-k is too strict
+// on a large board: on LEMUR's runs top-10 loses half of the top-decile
+// runs (see 'nngpt bench prune').
+func DefaultPolicy() Policy { return Policy{TopShare: 0.1, MinBoard: 20} }
+
+// DefaultStages are the stages (observed epochs beyond K) a predictor for
+// early stopping is fitted with: a run is judged again after each.
+var DefaultStages = []int{3, 4, 5, 7, 10, 20}
 
 // Board keeps the best accuracy of every finished run per task and
 // dataset: what a new run is ranked against. It is safe for concurrent use.

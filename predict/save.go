@@ -189,8 +189,10 @@ func Load(path string) (*Model, error) {
 	if m.Format != modelFormat {
 		return nil, fmt.Errorf("predictor %s has format %d, this nngpt reads %d: fit it again with 'nngpt predict train'", path, m.Format, modelFormat)
 	}
-	if m.Gain == nil || m.GainLo == nil || m.GainHi == nil || m.Epoch == nil || m.FinalGain == nil {
-		return nil, fmt.Errorf("predictor %s is incomplete: fit it again with 'nngpt predict train'", path)
+	for _, s := range append([]*Model{&m}, m.Stages...) {
+		if s == nil || s.Gain == nil || s.GainLo == nil || s.GainHi == nil || s.Epoch == nil || s.FinalGain == nil {
+			return nil, fmt.Errorf("predictor %s is incomplete: fit it again with 'nngpt predict train'", path)
+		}
 	}
 	return &m, nil
 }

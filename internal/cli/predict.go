@@ -217,6 +217,7 @@ and early stopping use the newest.`,
 			w := g.stdout
 			fmt.Fprintf(w, "source      %s: %s\n", source, bs)
 			fmt.Fprintf(w, "trained on  %d runs with more than %d epochs (code features for %d models) in %.1f s\n", m.TrainRuns, m.Schema.K, len(code), secs)
+			fmt.Fprintf(w, "stages      predicts after epochs %v\n", m.StageEpochs())
 			fmt.Fprintf(w, "saved       %s\n", dir)
 			imp := m.Importance()
 			var parts []string
@@ -232,6 +233,7 @@ and early stopping use the newest.`,
 	f.IntVar(&o.K, "k", 2, "epochs observed before predicting")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of subsampling and the calibration split")
 	f.IntVar(&o.Trees, "trees", 0, "trees per boosted model (default: 400 for means, 200 for quantiles)")
+	f.IntSliceVar(&o.Stages, "stages", predict.DefaultStages, "further observed-epoch counts to fit a stage for (early stopping re-judges a run after each); empty for none")
 	f.BoolVar(&o.Durations, "durations", false, "also learn from epoch durations (they depend on the machine)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd

@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/nngpt/nngpt/predict"
+	"github.com/nngpt/nngpt/predict/predicttest"
+)
+
+func synthTree(t *testing.T, models, perModel int, seed uint64) string {
+	t.Helper()
+	dir, err := predicttest.WriteTree(t.TempDir(), predicttest.Records(models, perModel, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestPredictBenchmark(t *testing.T) {
+	tree := synthTree(t, 30, 10, 1)
+	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Seed: 3, Options: predict.Options{Trees: 60}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TestRuns == 0 || rep.TrainRuns == 0 || rep.TestModels+rep.TrainModels != 30 {
+		t.Fatalf("runs %d/%d, models %d+%d: want every model on exactly one side", rep.TrainRuns, rep.TestRuns, rep.TrainModels, rep.TestModels)
+	}
+	pooled := rep.Groups[0].Scores
+	if pooled[predict.Boosted].RMSE >= pooled[predict.Persistence].RMSE {
+		t.Errorf("learned RMSE %.4f not below persistence %.4f", pooled[predict.Boosted].RMSE, pooled[predict.Persistence].RMSE)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pooled", "cifar-10", "mnist", "persistence", "linear", "gbt", "test runs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestPredictBenchmarkTestTree(t *testing.T) {
+	train := synthTree(t, 20, 8, 1)
+	test := synthTree(t, 6, 8, 2) // same names Synth0..5: all also in train
+	_, err := Predict(context.Background(), PredictConfig{Train: train, Test: test, Options: predict.Options{Trees: 30}})
+	if err == nil || !strings.Contains(err.Error(), "no test runs") {
+		t.Errorf("error %v: a test tree whose models are all in the training tree must leave nothing to test", err)
+	}
+	if _, err := Predict(context.Background(), PredictConfig{Train: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no stat records") {
+		t.Errorf("empty tree: error %v", err)
+	}
+}
+
+func TestPruneBenchmark(t *testing.T) {
+	tree := synthTree(t, 30, 10, 1)
+	rep, err := Prune(context.Background(), PruneConfig{Train: tree, Seed: 1, Options: predict.Options{Trees: 60, Stages: []int{5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != len(DefaultPrunePolicies()) {
+		t.Fatalf("%d rows", len(rep.Rows))
+	}
+	for _, r := range rep.Rows {
+		if r.Saved > r.Epochs || r.Stopped > r.Runs || r.TopLost > r.TopDecile || r.TopDecile == 0 || r.Runs != rep.TestRuns {
+			t.Errorf("%s: inconsistent counts %+v", r.Name, r)
+		}
+	}
+	var def PruneRow
+	for _, r := range rep.Rows {
+		if strings.Contains(r.Name, "default") {
+			def = r
+		}
+	}
+	if def.Stopped == 0 || def.SavedShare < 0.2 {
+		t.Errorf("default policy saved %.2f of epochs (%d runs stopped): the synthetic curves are easy to call", def.SavedShare, def.Stopped)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "top-decile") {
+		t.Errorf("table: %v\n%s", err, out.String())
+	}
+}

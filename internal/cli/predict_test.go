@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nngpt/nngpt/predict/predicttest"
+)
+
+func TestPredictTrainAndPredict(t *testing.T) {
+	tree, err := predicttest.WriteTree(t.TempDir(), predicttest.Records(20, 8, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(t.TempDir(), "ws")
+	if code, _, errOut := run(t, "-w", ws, "lemur", "import", tree); code != 0 {
+		t.Fatalf("import: %d %s", code, errOut)
+	}
+	code, out, errOut := run(t, "-w", ws, "predict", "train", "--trees", "40", "--stages", "5", "--json")
+	if code != 0 {
+		t.Fatalf("predict train: %d %s", code, errOut)
+	}
+	var tr struct {
+		Predictor string `json:"predictor"`
+		TrainRuns int    `json:"train_runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &tr); err != nil || tr.TrainRuns != 320 || !strings.HasPrefix(tr.Predictor, ws) {
+		t.Fatalf("train output %q (%v): want 320 runs and a predictor inside the workspace", out, err)
+	}
+
+	model := filepath.Join(t.TempDir(), "m.py")
+	os.WriteFile(model, []byte("import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, in_shape, out_shape, prm, device):\n        super().__init__()\n        self.fc = nn.Linear(10, 10)\n"), 0o644)
+	args := []string{"-w", ws, "predict", model, "--dataset", "cifar-10", "--acc", "0.3,0.4", "--max-epoch", "20",
+		"--prm", `{"lr": 0.01, "momentum": 0.5, "batch": 32, "transform": "norm"}`, "--json"}
+	code, out, errOut = run(t, args...)
+	if code != 0 {
+		t.Fatalf("predict: %d %s", code, errOut)
+	}
+	var p struct {
+		Best      float64 `json:"best_accuracy"`
+		Low, High float64
+		Epoch     int  `json:"best_epoch"`
+		UsedCode  bool `json:"used_code"`
+		Predictor string
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	if p.Best < 0.4 || p.Low > p.Best || p.High < p.Best || p.Epoch < 1 || p.Epoch > 20 || !p.UsedCode || p.Predictor != tr.Predictor {
+		t.Errorf("prediction %+v", p)
+	}
+	code, out, _ = run(t, args[:len(args)-1]...)
+	if code != 0 || !strings.Contains(out, "best accuracy") || !strings.Contains(out, "best epoch") || !strings.Contains(out, "interval") {
+		t.Errorf("text output: %d %q", code, out)
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing flags", []string{"predict", "--dataset", "cifar-10"}, 2, "--acc"},
+		{"bad accuracy", []string{"predict", "--dataset", "d", "--acc", "0.3,x", "--max-epoch", "5"}, 2, `value 2 "x"`},
+		{"accuracy above 1", []string{"predict", "--dataset", "d", "--acc", "30,40", "--max-epoch", "5"}, 2, "in [0, 1]"},
+		{"prm not an object", []string{"predict", "--dataset", "d", "--acc", "0.3,0.4", "--max-epoch", "5", "--prm", "[1]"}, 2, "JSON object"},
+		{"missing model file", []string{"predict", "nope.py", "--dataset", "d", "--acc", "0.3,0.4", "--max-epoch", "5"}, 2, "read model code"},
+		{"no predictor yet", []string{"predict", "--dataset", "d", "--acc", "0.3,0.4", "--max-epoch", "5"}, 1, "nngpt predict train"},
+		{"empty store", []string{"predict", "train"}, 1, "need at least 50"},
+	}
+	for _, tc := range tests {
+		code, _, errOut := run(t, append([]string{"-w", ws}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.name, code, errOut, tc.code, tc.want)
+		}
+	}
+}
