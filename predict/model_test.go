@@ -3,9 +3,9 @@ package predict_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nngpt/nngpt/lemur"
