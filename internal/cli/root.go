@@ -112,6 +112,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newCheckCmd(g),
 		newDoctorCmd(g),
 		newReportCmd(g),
+		newFinetuneCmd(g),
 	)
 	return root
 }
