@@ -124,6 +124,21 @@ type Gate struct {
 	dynamic   DynamicCheck
 }
 
+// Open loads the dedup index of a workspace's store (LoadIndex) and returns
+// a gate over it; dynamic may be nil.
+func Open(ctx context.Context, st IndexStore, cfg Config, dynamic DynamicCheck) (*Gate, LoadStats, error) {
+	if cfg.NoDedup {
+		g, err := New(cfg, nil, dynamic)
+		return g, LoadStats{}, err
+	}
+	ix, stats, err := LoadIndex(ctx, st)
+	if err != nil {
+		return nil, stats, err
+	}
+	g, err := New(cfg, ix, dynamic)
+	return g, stats, err
+}
+
 // New returns a gate with cfg; index may be nil (no dedup), dynamic may be
 // nil (static checks and dedup only).
 func New(cfg Config, index *Index, dynamic DynamicCheck) (*Gate, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/store/sqlite"
+	"github.com/nngpt/nngpt/zoo"
 )
 
 func model(t testing.TB, name string) string {
@@ -268,14 +269,14 @@ func TestLoadIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ix, stats, err := LoadIndex(ctx, db)
+	g, stats, err := Open(ctx, db, DefaultConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ix := g.Index()
 	if stats.Corpus != 3 || stats.Computed != 3 || stats.Cached != 0 || ix.Len() != 3 {
 		t.Fatalf("first load %+v, len %d", stats, ix.Len())
 	}
-	g, _ := New(DefaultConfig(), ix, nil)
 	renamedVGG := edit(model(t, "vgg.py"), "layers", "blocks", "channels", "width")
 	rep, err := g.Run(ctx, []Candidate{{"gen-1", renamedVGG}, {"gen-2", cnn}})
 	if err != nil {
@@ -325,7 +326,39 @@ func TestReasonNames(t *testing.T) {
 	if err := json.Unmarshal([]byte(`"torch2_api"`), &r); err != nil || r != ReasonTorch2API {
 		t.Fatalf("unmarshal: %v %v", r, err)
 	}
+	if ReasonSyntax.Stage() != "parse" || ReasonDuplicateStructure.Stage() != "dedup" || ReasonAccepted.Stage() != "static" {
+		t.Fatal("Stage names wrong")
+	}
 	if !ReasonDuplicateNormalised.Duplicate() || ReasonSyntax.Duplicate() || !ReasonForward.Dynamic() || ReasonContract.Dynamic() {
 		t.Fatal("Duplicate/Dynamic classification wrong")
+	}
+}
+
+// TestZoo runs the gate on the project's seed zoo: every model passes, no
+// two are duplicates of each other, and each gets a family.
+func TestZoo(t *testing.T) {
+	g, err := New(DefaultConfig(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cands []Candidate
+	for _, m := range zoo.Models() {
+		cands = append(cands, Candidate{m.Name, m.Code})
+	}
+	if len(cands) < 10 {
+		t.Fatalf("zoo has %d models", len(cands))
+	}
+	rep, err := g.Run(context.Background(), cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rep.Verdicts {
+		if !v.Accepted() {
+			t.Errorf("%s: %v", v.Name, v)
+			continue
+		}
+		if f := v.Analysis.Features; f.Family == pyast.FamilyUnknown || f.Params <= 0 {
+			t.Errorf("%s: family %s, params %v", v.Name, f.Family, f.Params)
+		}
 	}
 }

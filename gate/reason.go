@@ -42,6 +42,22 @@ var reasonNames = [numReasons]string{
 	"duplicate_code", "duplicate_normalised", "duplicate_structure", "build", "forward", "dynamic",
 }
 
+var reasonStages = [numReasons]string{
+	"static", "size", "parse", "contract", "imports", "calls", "api",
+	"hyperparameters", "hyperparameters", "size",
+	"dedup", "dedup", "dedup", "build", "forward", "dynamic",
+}
+
+// Stage names the check a reason comes from ("parse", "contract", "dedup",
+// "build", ...), the stage names synth.Verdict records; "static" for
+// ReasonAccepted.
+func (r Reason) Stage() string {
+	if r < numReasons {
+		return reasonStages[r]
+	}
+	return "unknown"
+}
+
 // Reasons lists every reason in check order.
 func Reasons() []Reason {
 	out := make([]Reason, numReasons)

@@ -41,6 +41,8 @@ func layerCategory(name string) string {
 		return "softmax"
 	case name == "MultiheadAttention":
 		return "attention"
+	case name == "TransformerEncoder" || name == "TransformerDecoder":
+		return "container" // clones of a layer counted separately
 	case strings.HasPrefix(name, "Transformer"):
 		return "transformer"
 	case name == "Embedding" || name == "EmbeddingBag":
@@ -166,6 +168,7 @@ type fxVal struct {
 	s   string
 	l   *[]fxVal
 	cls *classInfo
+	obj map[string]fxVal // 'o': an instance of a local class, its self attributes
 }
 
 var fxUnknown = fxVal{}
@@ -231,7 +234,7 @@ func (t *Tree) features(imp importScan, classes map[string]*classInfo) Features 
 		// Nothing constructed through Net: count each constructor call once.
 		for i := range t.Nodes {
 			if t.Nodes[i].Kind == "call" {
-				x.layerCall(NodeID(i), t.qualName(t.Field(NodeID(i), "function"), imp.aliases), &fxArgs{kw: map[string]fxVal{}})
+				_, _ = x.layerCall(NodeID(i), t.qualName(t.Field(NodeID(i), "function"), imp.aliases), &fxArgs{kw: map[string]fxVal{}})
 			}
 		}
 	}
@@ -548,7 +551,13 @@ func (x *fx) eval(fr *fxFrame, id NodeID) fxVal {
 			return fxUnknown
 		}
 		o := x.eval(fr, obj)
-		if o.k == 'c' {
+		switch o.k {
+		case 'c':
+			return x.classAttr(o.cls, attr)
+		case 'o':
+			if v, ok := o.obj[attr]; ok {
+				return v
+			}
 			return x.classAttr(o.cls, attr)
 		}
 	case "subscript":
@@ -729,12 +738,23 @@ func fxParseNum(s string) fxVal {
 	return fxNum(f)
 }
 
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func fxBinop(op string, l, r fxVal) fxVal {
 	if l.k == 'b' {
 		l.k = 'n'
 	}
 	if r.k == 'b' {
 		r.k = 'n'
+	}
+	if l.k == 't' && r.k == 'n' || l.k == 'n' && r.k == 't' {
+		// torch.randn(...) * 0.02 keeps its shape.
+		return fxVal{k: 't', n: math.Max(l.n*b2f(l.k == 't'), r.n*b2f(r.k == 't'))}
 	}
 	if l.k == 'n' && r.k == 'n' {
 		switch op {
@@ -841,8 +861,8 @@ func (x *fx) callExpr(fr *fxFrame, id NodeID) fxVal {
 		}
 	}
 	q := t.qualName(fn, x.aliases)
-	if x.layerCall(id, q, &fxArgs{pos: args, kw: kw}) {
-		return fxUnknown
+	if v, ok := x.layerCall(id, q, &fxArgs{pos: args, kw: kw}); ok {
+		return v
 	}
 	switch t.Kind(fn) {
 	case "identifier":
@@ -853,7 +873,7 @@ func (x *fx) callExpr(fr *fxFrame, id NodeID) fxVal {
 		if ci, ok := x.classes[name]; ok {
 			inst := &fxFrame{env: map[string]fxVal{}, self: map[string]fxVal{}, cls: ci}
 			x.callMethod(inst, ci, "__init__", args, kw)
-			return fxUnknown
+			return fxVal{k: 'o', cls: ci, obj: inst.self}
 		}
 		if fd, ok := x.funcs[name]; ok {
 			return x.call(&fxFrame{env: map[string]fxVal{}, self: map[string]fxVal{}}, fd, args, kw, false)
@@ -1036,24 +1056,43 @@ func fxProd(v fxVal) (float64, bool) {
 }
 
 // layerCall records a torch.nn constructor call (q is its qualified name);
-// it returns false when q is not one.
-func (x *fx) layerCall(id NodeID, q string, a *fxArgs) bool {
+// it returns false when q is not one. The value is a sized transformer
+// layer ('L', its parameter count), for TransformerEncoder's clones.
+func (x *fx) layerCall(id NodeID, q string, a *fxArgs) (fxVal, bool) {
 	name, ok := strings.CutPrefix(q, "torch.nn.")
 	if !ok || strings.Contains(name, ".") {
 		if strings.HasPrefix(q, "torchvision.models.") && x.f.Backbone == "" {
 			x.f.Backbone = strings.TrimPrefix(q, "torchvision.models.")
 		}
-		return false
+		return fxUnknown, false
 	}
 	if name == "Parameter" {
 		if v := a.arg(0, "data"); v.k == 't' {
 			x.f.Params += v.n
 		}
-		return true
+		return fxUnknown, true
 	}
 	cat := layerCategory(name)
 	if cat == "" {
-		return false
+		return fxUnknown, false
+	}
+	if name == "TransformerEncoder" || name == "TransformerDecoder" {
+		// The model holds num_layers deep copies of the template layer,
+		// which was counted once when it was constructed.
+		layer, n := a.arg(0, "encoder_layer"), a.arg(1, "num_layers")
+		if name == "TransformerDecoder" {
+			layer = a.arg(0, "decoder_layer")
+		}
+		x.f.Layers[cat]++
+		if k, ok := n.int(); ok && k > 1 && k < 1000 {
+			x.f.Layers["transformer"] += k - 1
+			x.weights += k - 1
+			if layer.k == 'L' {
+				x.resolved += k - 1
+				x.f.Params += float64(k-1) * layer.n
+			}
+		}
+		return fxUnknown, true
 	}
 	f := x.f
 	f.Layers[cat]++
@@ -1150,11 +1189,13 @@ func (x *fx) layerCall(id NodeID, q string, a *fxArgs) bool {
 				ff = fxNum(2048)
 			}
 			if d.k == 'n' && ff.k == 'n' {
-				attn := 4*d.n*d.n + 4*d.n
+				// self-attention, feed-forward and two LayerNorms; a
+				// decoder layer adds cross-attention and a third norm.
+				attn, norms := 4*d.n*d.n+4*d.n, 4*d.n
 				if strings.Contains(name, "Decoder") {
-					attn *= 2
+					attn, norms = 2*attn, 6*d.n
 				}
-				params, sized = attn+2*d.n*ff.n+d.n+ff.n+6*d.n, true
+				params, sized = attn+2*d.n*ff.n+d.n+ff.n+norms, true
 			}
 		}
 	case "recurrent":
@@ -1189,9 +1230,12 @@ func (x *fx) layerCall(id NodeID, q string, a *fxArgs) bool {
 		if sized {
 			x.resolved++
 			f.Params += params
+			if cat == "transformer" {
+				return fxVal{k: 'L', n: params}, true
+			}
 		}
 	}
-	return true
+	return fxUnknown, true
 }
 
 // forwardTraits looks at the forward methods for residual additions,
@@ -1362,7 +1406,9 @@ func familyOf(f *Features) string {
 		return FamilyMultiBranch
 	case f.Attention && conv > 0:
 		return FamilyAttentionCNN
-	case conv >= 6 && f.Layers["maxpool"] > 0:
+	case conv >= 4 && f.MaxKernel <= 3 && f.Layers["maxpool"] >= 2:
+		// Stacks of small convolutions between poolings (AlexNet's large
+		// kernels make it a plain CNN).
 		return FamilyVGG
 	case conv > 0:
 		return FamilyPlainCNN

@@ -128,3 +128,39 @@ class Net(nn.Module):
 		t.Fatalf("conv count %d", f.Layers["conv"])
 	}
 }
+
+func TestFeaturesInstancesAndClones(t *testing.T) {
+	// An attribute of a block instance sizes the next block; a
+	// TransformerEncoder holds num_layers copies of its template layer;
+	// nn.Parameter(torch.randn(...) * 0.02) counts its elements. torch 1.13
+	// counts 124618 parameters for this Net.
+	src := `import torch
+import torch.nn as nn
+
+
+class Stage(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.out_channels = cout * 2
+        self.conv = nn.Conv2d(cin, self.out_channels, 3, padding=1)
+
+
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        s1 = Stage(in_shape[1], 16)
+        s2 = Stage(s1.out_channels, 32)
+        self.stages = nn.Sequential(s1, s2)
+        layer = nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=3)
+        self.pos = nn.Parameter(torch.randn(1, 65, 64) * 0.02)
+        self.head = nn.Linear(64, out_shape[0])
+`
+	f := Analyze([]byte(src)).Features
+	if f.Params != 124618 || f.Resolved != 1 {
+		t.Fatalf("Params = %v (resolved %v), want 124618", f.Params, f.Resolved)
+	}
+	if f.Layers["transformer"] != 3 || f.Layers["conv"] != 2 || f.MaxChannels != 64 {
+		t.Fatalf("layers %v, max channels %v", f.Layers, f.MaxChannels)
+	}
+}
