@@ -214,6 +214,10 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 		"OMP_NUM_THREADS=" + threads,
 		"MKL_NUM_THREADS=" + threads,
 		"OPENBLAS_NUM_THREADS=" + threads,
+		// Spinning OpenMP threads collapse when runs share cores (a 2-thread
+		// run on a busy machine trains 4-6x slower); waiting passively costs
+		// little on an idle one. The user's own setting wins.
+		"OMP_WAIT_POLICY=" + envOr("OMP_WAIT_POLICY", "PASSIVE"),
 		"TORCH_HOME=" + scratch + "/torch",
 		"MPLCONFIGDIR=" + scratch + "/tmp",
 	}
@@ -318,4 +322,11 @@ func (s *Sandbox) prepareDir(dir string) error {
 		return os.Chown(dir, s.UID, s.GID)
 	}
 	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

@@ -125,17 +125,17 @@ def _shapes(rng, n, size, classes):
     for s in range(0, n, chunk):
         yy = y[s:s + chunk]
         m = len(yy)
-        r = rng.uniform(0.16, 0.36, m).astype(np.float32) * size
+        r = rng.uniform(0.24, 0.42, m).astype(np.float32) * size
         cx = rng.uniform(0, 1, m).astype(np.float32) * (size - 2 * r) + r
         cy = rng.uniform(0, 1, m).astype(np.float32) * (size - 2 * r) + r
-        th = rng.uniform(-0.6, 0.6, m).astype(np.float32)
+        th = rng.uniform(-0.35, 0.35, m).astype(np.float32)
         fg = rng.uniform(0, 255, (m, 3)).astype(np.float32)
         bg = rng.uniform(0, 255, (m, 3)).astype(np.float32)
         # keep some contrast: push the foreground away from the background
         d = fg - bg
-        weak = np.abs(d).mean(axis=1) < 60
-        fg[weak] = np.where(bg[weak] > 127, bg[weak] - 90, bg[weak] + 90)
-        noise = rng.normal(0, 22, (m, 3, size, size)).astype(np.float32)
+        weak = np.abs(d).mean(axis=1) < 80
+        fg[weak] = np.where(bg[weak] > 127, bg[weak] - 110, bg[weak] + 110)
+        noise = rng.normal(0, 12, (m, 3, size, size)).astype(np.float32)
         dx = grid[None, None, :] - cx[:, None, None]
         dy = grid[None, :, None] - cy[:, None, None]
         c, s_ = np.cos(th)[:, None, None], np.sin(th)[:, None, None]
