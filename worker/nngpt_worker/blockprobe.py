@@ -18,7 +18,7 @@ import typing
 _INT_BY_NAME = (
     (("num_classes", "n_classes", "classes", "out_classes", "num_labels"), 10),
     (("kernel_size", "kernel", "k", "ksize"), 3),
-    (("stride", "groups", "dilation", "num_layers", "depth", "n_layers", "repeats", "num_blocks", "blocks", "layers"), 1),
+    (("stride", "groups", "dilation", "num_layers", "depth", "n_layers", "repeats", "num_blocks", "blocks"), 1),
     (("num_heads", "heads", "n_heads", "head", "nhead"), 2),
     (("padding", "pad"), 1),
     (("reduction", "ratio", "expand_ratio", "mlp_ratio", "expansion", "expand", "t"), 2),
@@ -57,6 +57,10 @@ class _Guesser:
 
     def __init__(self, mod, nn, variant):
         self.mod = mod
+        try:
+            self.source = inspect.getsource(mod)
+        except (OSError, TypeError):
+            self.source = ""
         self.nn = nn
         self.cin, self.cout = variant  # channel-like values for inputs and outputs
 
@@ -79,7 +83,9 @@ class _Guesser:
         if ann is bool:
             return False
         if origin in (list, tuple, collections.abc.Sequence) or ann in (list, tuple):
-            inner = args[0] if args else int
+            inner = _unwrap_optional(args[0]) if args else int
+            if typing.get_origin(inner) is typing.Union:
+                inner = typing.get_args(inner)[0]
             if inner is bool:
                 return [False, False, False]
             if inner is int or inner is float:
@@ -91,6 +97,10 @@ class _Guesser:
                     return [1, 1]
                 if "shift" in lname:
                     return [0, 0]
+                if lname in ("dims", "perm", "permutation", "order", "axes"):
+                    return [0, 2, 3, 1]
+                if "mean" in lname or "std" in lname:
+                    return [0.5, 0.5, 0.5]
                 if "head" in lname:
                     return [2] * 4
                 if "channel" in lname or "dim" in lname or "width" in lname or "planes" in lname or "features" in lname:
@@ -98,8 +108,9 @@ class _Guesser:
                 return [1] * 4
             if inspect.isclass(inner) and not issubclass(inner, nn.Module) and depth < 2:
                 v = self.construct(inner, depth + 1)
-                return [v] if v is not None else None
-            return None
+                return [v, v] if v is not None else None
+            v = self.value(name, inner, depth + 1) if depth < 2 else None
+            return [v] * 4 if v is not None else None
         if origin is typing.Union and args:
             for a in args:
                 v = self.value(name, a, depth)
@@ -133,6 +144,10 @@ class _Guesser:
                 return self.layer_factory(lname)
             if lname in ("backbone", "body", "encoder", "features", "model", "module"):
                 return self.module_arg(lname, nn.Module)
+            if lname in ("layers", "channels_list", "in_channels_list", "hidden_layers"):
+                return [self.cout, self.cout]
+            if "mean" in lname or "std" in lname:
+                return [0.5, 0.5, 0.5]
             f = _lookup(_FLOAT_BY_NAME, lname)
             if f is not None:
                 return f
@@ -140,10 +155,16 @@ class _Guesser:
         return None
 
     def str_value(self, lname):
+        # A string parameter usually selects among the literals the code
+        # compares it with: take the first.
+        src = getattr(self, "source", "")
+        for pat in (r"\b%s\s*(?:not\s+)?in\s*[\[\(\{]\s*[\"']([\w-]+)[\"']", r"\b%s\s*[!=]=\s*[\"']([\w-]+)[\"']",
+                    r"[\"']([\w-]+)[\"']\s*[!=]=\s*%s\b"):
+            m = re.search(pat % re.escape(lname), src)
+            if m:
+                return m.group(1)
         if "act" in lname or "nonlinearity" in lname:
             return "relu"
-        if "norm" in lname:
-            return "batch"
         return None
 
     def int_value(self, lname):
@@ -239,11 +260,21 @@ def _instantiate(cls, kwargs, g):
     """cls(**kwargs); when a wrapper passes **kwargs on to a call that
     misses arguments (BasicConv2d -> nn.Conv2d's kernel_size), guess those
     too and try again."""
+    _, sig = _init_of(cls)
+    optional = [n for n, p in (sig.parameters.items() if sig else []) if p.default is None]
     for _ in range(3):
         try:
             return cls(**kwargs)
-        except TypeError as e:
-            m = _MISSING.search(str(e))
+        except Exception as e:
+            named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))]
+            if named:
+                for n in named:
+                    v = g.value(n, inspect.Parameter.empty, 1)
+                    if v is None:
+                        raise
+                    kwargs[n] = v
+                continue
+            m = _MISSING.search(str(e)) if isinstance(e, TypeError) else None
             if not m:
                 raise
             names = re.findall(r"'(\w+)'", m.group(1))
@@ -335,7 +366,7 @@ def inputs(obj, kwargs, variant):
     if isinstance(layer, nn.Conv2d):
         shapes = [(2, layer.in_channels, s, s) for s in sizes]
     elif isinstance(layer, nn.Conv3d):
-        shapes = [(2, layer.in_channels, 4, s, s) for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112)]
+        shapes = [(2, layer.in_channels, 4, s, s) for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112), (1, layer.in_channels, 32, 112, 112)]
     elif isinstance(layer, nn.Conv1d):
         shapes = [(2, layer.in_channels, 64)]
     elif isinstance(layer, nn.Embedding):
@@ -379,6 +410,14 @@ def inputs(obj, kwargs, variant):
         if any(a is None for a in args):
             continue
         out.append(("%s %s" % ("x".join(str(d) for d in shp), "+".join(_kind(a) for a in args)), args))
+    if len(params) == 1:
+        # Heads of detection and segmentation models take a list or a dict
+        # of feature maps.
+        for shp in [s for s in shapes if len(s) == 4][:2]:
+            b, ch, h, w = shp
+            maps = [torch.randn(b, ch, max(1, h >> i), max(1, w >> i)) for i in range(3)]
+            out.append(("%s list of 3 maps" % "x".join(str(d) for d in shp), [maps]))
+            out.append(("%s dict of 3 maps" % "x".join(str(d) for d in shp), [{str(i): m for i, m in enumerate(maps)}]))
     return out
 
 
