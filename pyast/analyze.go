@@ -54,6 +54,11 @@ func AnalyzeFile(f *File) *Analysis {
 	a := t.Analyze()
 	if len(a.Syntax) > 0 {
 		a.Syntax = f.SyntaxErrors(20)
+		// A bracket or quote mismatch is the usual cause and tree-sitter
+		// places it badly: name it first.
+		if e, ok := bracketError(f.Src); ok {
+			a.Syntax = append([]SyntaxError{e}, a.Syntax...)
+		}
 	}
 	return a
 }

@@ -316,3 +316,30 @@ func TestParseStringMatchesParse(t *testing.T) {
 		p.Close()
 	}
 }
+
+func TestBracketError(t *testing.T) {
+	tests := []struct {
+		src       string
+		line, col int
+		msg       string
+	}{
+		{"x = f(1,\ny = 2\n", 1, 6, `'(' is never closed`},
+		{"x = [1, 2)\n", 1, 5, `'[' opened here is closed by ')' at line 1 col 10`},
+		{"x = 1)\n", 1, 6, `')' closes nothing`},
+		{"s = 'abc\n", 1, 5, "not closed on its line"},
+		{"s = '''abc\n(\n", 1, 5, "never closed"},
+		{"s = '(' + \"[\" + '''\n{''' # (\nt = (1)\n", 0, 0, ""},
+		{"s = 'it\\'s (' + f(x)\n", 0, 0, ""},
+	}
+	for _, tc := range tests {
+		e, ok := bracketError([]byte(tc.src))
+		if ok != (tc.msg != "") || ok && (e.Line != tc.line || e.Col != tc.col || !strings.Contains(e.Msg, tc.msg)) {
+			t.Errorf("bracketError(%q) = %+v, %v; want line %d col %d %q", tc.src, e, ok, tc.line, tc.col, tc.msg)
+		}
+	}
+	// Analyze names the bracket before tree-sitter's coarse error.
+	a := Analyze([]byte(strings.Replace(tiny, "out_shape[0])\n", "out_shape[0]\n", 1)))
+	if len(a.Syntax) < 2 || a.Syntax[0].Line != 13 || !strings.Contains(a.Syntax[0].Msg, "never closed") {
+		t.Fatalf("Syntax = %v", a.Syntax)
+	}
+}
