@@ -148,6 +148,7 @@ func extractCode(text string, r *Result) {
 				r.note("%d <nn> blocks: took the one defining Net (the last on a tie)", len(blocks))
 			}
 			if !blocks[i].closed {
+				r.CodeUnclosed = true
 				r.note("unclosed <nn> tag: code taken to the end of the reply")
 			}
 			return
@@ -166,6 +167,7 @@ func extractCode(text string, r *Result) {
 		r.Code, r.CodeSource = codes[i], FromFence
 		r.note("no <nn> tag: code taken from a fenced block (%d python blocks)", len(codes))
 		if !fb[i].closed {
+			r.CodeUnclosed = true
 			r.note("unclosed code fence")
 		}
 		return

@@ -50,6 +50,9 @@ type Result struct {
 
 	Code       string `json:"code,omitempty"`
 	CodeSource Source `json:"code_source,omitempty"`
+	// CodeUnclosed: the code's tag or fence was never closed, as when the
+	// reply was cut by the token limit; the code may be incomplete.
+	CodeUnclosed bool `json:"code_unclosed,omitempty"`
 
 	HP         map[string]float64 `json:"hp,omitempty"`
 	HPRaw      string             `json:"hp_raw,omitempty"` // the JSON as written

@@ -28,6 +28,9 @@ func TestCannedReplies(t *testing.T) {
 			if !c.HasCode {
 				return
 			}
+			if r.CodeUnclosed != (c.Name == "truncated") {
+				t.Errorf("code unclosed %v", r.CodeUnclosed)
+			}
 			if !maps.Equal(r.HP, c.HP) {
 				t.Errorf("hp %v, want %v", r.HP, c.HP)
 			}
