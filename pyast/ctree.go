@@ -138,15 +138,16 @@ func (f *File) Tree() *Tree {
 	namesOnce.Do(loadNames)
 	recs := flatten(f.Root())
 	t := &Tree{Src: f.Src, Nodes: make([]TNode, len(recs))}
-	// Lines from byte offsets: pre-order starts never decrease except for
-	// zero-width nodes, so a binary search over line starts is simplest.
-	var lineStarts []uint32
-	lineStarts = append(lineStarts, 0)
+	// Lines from byte offsets: pre-order starts never decrease, so one
+	// forward pass over the line starts serves every node (binary search
+	// when a node would go back, which tree-sitter does not do).
+	lineStarts := make([]uint32, 1, 256)
 	for i, b := range f.Src {
 		if b == '\n' {
 			lineStarts = append(lineStarts, uint32(i+1))
 		}
 	}
+	line := 0 // index into lineStarts of the current node's line
 	for i := range recs {
 		r := &recs[i]
 		tn := &t.Nodes[i]
@@ -165,7 +166,13 @@ func (f *File) Tree() *Tree {
 		if fid := int(r.field); fid > 0 && fid < len(fieldNames) {
 			tn.Field = fieldNames[fid]
 		}
-		tn.Line = int32(sort.Search(len(lineStarts), func(k int) bool { return lineStarts[k] > tn.Start }))
+		if tn.Start < lineStarts[line] {
+			line = sort.Search(len(lineStarts), func(k int) bool { return lineStarts[k] > tn.Start }) - 1
+		}
+		for line+1 < len(lineStarts) && lineStarts[line+1] <= tn.Start {
+			line++
+		}
+		tn.Line = int32(line + 1)
 	}
 	return t
 }
