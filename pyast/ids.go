@@ -3,7 +3,6 @@ package pyast
 import (
 	"crypto/md5"
 	"encoding/hex"
-	"hash"
 	"strconv"
 	"strings"
 
@@ -131,9 +130,9 @@ func (t *Tree) renameSets() *renames {
 	return r
 }
 
-// tokenWriter feeds tokens to a hash, renaming when asked.
+// tokenWriter collects the token stream, renaming when asked; tokens are
+// separated by 0x1f, which Python source cannot hold outside literals.
 type tokenWriter struct {
-	h      hash.Hash
 	rn     *renames
 	canon  map[string]string
 	buf    []byte
@@ -141,9 +140,8 @@ type tokenWriter struct {
 }
 
 func (w *tokenWriter) tok(s string) {
-	w.buf = append(w.buf[:0], s...)
+	w.buf = append(w.buf, s...)
 	w.buf = append(w.buf, 0x1f)
-	w.h.Write(w.buf)
 	w.tokens++
 }
 
@@ -158,9 +156,10 @@ func (w *tokenWriter) name(s string) {
 
 // tokenHash hashes the canonical token stream; rn nil keeps names.
 func (t *Tree) tokenHash(rn *renames) string {
-	w := &tokenWriter{h: md5.New(), rn: rn, canon: map[string]string{}}
+	w := &tokenWriter{rn: rn, canon: map[string]string{}, buf: make([]byte, 0, len(t.Src))}
 	t.emit(w, 0)
-	return hex.EncodeToString(w.h.Sum(nil))
+	sum := md5.Sum(w.buf)
+	return hex.EncodeToString(sum[:])
 }
 
 var idClosers = map[string]bool{")": true, "]": true, "}": true}

@@ -105,6 +105,15 @@ func (t *Tree) torch2(imports []ModuleImport, aliases map[string]string) []APIUs
 				continue
 			}
 		}
+		// Only chains rooted at a torch or torchvision import can match;
+		// checking the root first avoids building every chain's name.
+		root := id
+		for t.Nodes[root].Kind == "attribute" {
+			root = t.Field(root, "object")
+		}
+		if t.Kind(root) != "identifier" || !strings.HasPrefix(aliases[t.Text(root)], "torch") {
+			continue
+		}
 		q := t.qualName(id, aliases)
 		if q == "" || !strings.Contains(q, ".") {
 			continue
