@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/nngpt/nngpt/prompt"
 	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/synth"
+	"github.com/nngpt/nngpt/store"
+	"github.com/nngpt/nngpt/store/sqlite"
 	"github.com/nngpt/nngpt/synth/llmgen"
 )
 
@@ -247,4 +250,47 @@ func TestRunEndingErrors(t *testing.T) {
 	if _, err := collect(t, unknown, synth.Request{N: 1, Dataset: "mystery"}); err == nil || !strings.Contains(err.Error(), "mystery") {
 		t.Errorf("unknown dataset: %v", err)
 	}
+}
+
+func TestForWorkspace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ws, err := openStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := lemur.Pipeline{Task: "img-classification", Dataset: "shapes", Metric: "acc", NN: "tinycnn"}
+	if _, err := ws.PutCode(ctx, store.Code{Kind: store.KindNN, Name: "tinycnn", Code: llmtest.GoodCode}); err != nil {
+		t.Fatal(err)
+	}
+	prm := lemur.Dict{{Key: "lr", Value: 0.01}, {Key: "transform", Value: "norm_32"}}
+	if _, err := ws.AddStats(ctx, []lemur.Record{lemur.NewRecord(p, 1, 0.42, nil, prm)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := llmtest.NewServer(t, llmtest.Reply(llmtest.ReplyResidual.Text))
+	g, err := llmgen.ForWorkspace(llm.Config{BaseURL: srv.URL, Model: llmtest.Model}, dir, ws, llmgen.Options{Selection: "diverse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := collect(t, g, synth.Request{N: 1, Shots: 3, Task: "img-classification", Dataset: "shapes", Metric: "acc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs[0].Operators[0] != "nshot:0" || strings.Join(cs[0].Parents, ",") != "tinycnn" {
+		t.Errorf("operators %v parents %v", cs[0].Operators, cs[0].Parents)
+	}
+	if !strings.Contains(srv.Requests()[0].Messages[1].Content, "Main model, tinycnn: acc 0.4200") {
+		t.Errorf("prompt lacks the corpus model")
+	}
+	if _, err := llmgen.ForWorkspace(llm.Config{BaseURL: srv.URL, Model: "m"}, dir, ws, llmgen.Options{Selection: "worst"}); err == nil {
+		t.Errorf("unknown selection accepted")
+	}
+}
+
+func openStore(t *testing.T, dir string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "nngpt.db"))
+	if err == nil {
+		t.Cleanup(func() { db.Close() })
+	}
+	return db, err
 }
