@@ -14,9 +14,9 @@ import (
 	"github.com/nngpt/nngpt/llm/llmtest"
 	"github.com/nngpt/nngpt/prompt"
 	"github.com/nngpt/nngpt/pyast"
-	"github.com/nngpt/nngpt/synth"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/store/sqlite"
+	"github.com/nngpt/nngpt/synth"
 	"github.com/nngpt/nngpt/synth/llmgen"
 )
 
