@@ -224,6 +224,12 @@ func (g *Gate) Static(c Candidate) Verdict {
 	if len(bad) > 0 {
 		return reject(ReasonForbiddenCall, bad[0]+": a model has no use for it; remove it", bad)
 	}
+	if len(a.Downloads) > 0 {
+		for _, u := range a.Downloads {
+			bad = append(bad, fmt.Sprintf("line %d: %s", u.Line, u.Msg))
+		}
+		return reject(ReasonForbiddenCall, bad[0], bad)
+	}
 	if len(a.Torch2) > 0 {
 		for _, u := range a.Torch2 {
 			bad = append(bad, fmt.Sprintf("line %d: %s", u.Line, u.Msg))

@@ -22,7 +22,7 @@ const (
 	ReasonSyntax                          // the code does not parse
 	ReasonContract                        // Net, its four methods or supported_hyperparameters() are missing or wrong
 	ReasonForbiddenImport                 // an import outside the allow-list
-	ReasonForbiddenCall                   // exec, eval, open and the like
+	ReasonForbiddenCall                   // exec, eval, open and the like; downloads (torch.hub, pretrained weights, torch.load)
 	ReasonTorch2API                       // an API torch 1.13 lacks
 	ReasonUnusedHyperparameter            // a key supported_hyperparameters() returns is never read (NNGPT's rule)
 	ReasonUndeclaredHyperparameter        // prm['k'] for a key neither declared nor supplied by the harness

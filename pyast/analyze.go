@@ -22,10 +22,13 @@ type Analysis struct {
 	Aliases  map[string]string `json:"aliases"` // local name -> qualified name, from the imports
 	Calls    map[string][]int  `json:"-"`       // qualified callee -> lines, for calls whose callee resolves to a dotted name
 	Torch2   []APIUse          `json:"torch2,omitempty"`
-	Size     Size              `json:"size"`
-	IDs      IDs               `json:"ids"`
-	Features Features          `json:"features"`
-	Builtins map[string][]int  `json:"-"` // calls of the bare builtins in RiskyBuiltins -> lines
+	// Downloads are calls that fetch weights or touch files (torch.hub,
+	// torch.load, pretrained torchvision models, ...).
+	Downloads []APIUse         `json:"downloads,omitempty"`
+	Size      Size             `json:"size"`
+	IDs       IDs              `json:"ids"`
+	Features  Features         `json:"features"`
+	Builtins  map[string][]int `json:"-"` // calls of the bare builtins in RiskyBuiltins -> lines
 }
 
 // RiskyBuiltins are the builtins a model has no reason to call; Analysis
@@ -87,6 +90,7 @@ func (t *Tree) Analyze() *Analysis {
 	a.Contract = t.contract(classes)
 	a.Hparams = t.hyperparameters(&a.Contract, classes)
 	a.Torch2 = t.torch2(imp.imports, imp.aliases)
+	a.Downloads = t.downloads(imp.aliases)
 	a.Calls = map[string][]int{}
 	a.Builtins = map[string][]int{}
 	risky := map[string]bool{}

@@ -502,6 +502,13 @@ func (t *Tree) hyperparameters(c *Contract, classes map[string]*classInfo) Hyper
 				continue
 			}
 			key := t.Field(id, "subscript")
+			if ks, ok := t.loopKeys(key); ok {
+				// for k in ('lr', 'momentum'): prm[k]
+				for _, k := range ks {
+					use(k, int(n.Line), true)
+				}
+				continue
+			}
 			if s, ok := keyOf(key); ok {
 				// A store (prm['lr'] = 0.1) is not a read, but it is rare and
 				// then the key is read later anyway.
@@ -596,4 +603,46 @@ func (t *Tree) compact(id NodeID) string {
 		return s
 	}
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\\' }), "")
+}
+
+// loopKeys resolves a loop variable used as a prm key: when id is the
+// target of an enclosing for loop or comprehension over a literal list,
+// tuple or set of strings, it returns those strings.
+func (t *Tree) loopKeys(id NodeID) ([]string, bool) {
+	if t.Kind(id) != "identifier" {
+		return nil, false
+	}
+	name := t.Text(id)
+	for a := t.Nodes[id].Parent; a != NoNode; a = t.Nodes[a].Parent {
+		var clause NodeID = NoNode
+		switch t.Nodes[a].Kind {
+		case "for_statement":
+			clause = a
+		case "list_comprehension", "generator_expression", "set_comprehension", "dictionary_comprehension":
+			for _, c := range t.NamedChildren(a) {
+				if t.Kind(c) == "for_in_clause" && t.Text(t.Field(c, "left")) == name {
+					clause = c
+				}
+			}
+		}
+		if clause == NoNode || t.Text(t.Field(clause, "left")) != name {
+			continue
+		}
+		lit := t.Field(clause, "right")
+		switch t.Kind(lit) {
+		case "list", "tuple", "set":
+		default:
+			return nil, false
+		}
+		var keys []string
+		for _, e := range t.NamedChildren(lit) {
+			s, ok := t.stringLit(e)
+			if !ok {
+				return nil, false
+			}
+			keys = append(keys, s)
+		}
+		return keys, true
+	}
+	return nil, false
 }

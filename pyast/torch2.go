@@ -142,3 +142,45 @@ func (t *Tree) hasKwarg(call NodeID, name string) bool {
 	}
 	return false
 }
+
+// downloadAPIs read or fetch files: a model that calls them cannot work in
+// the worker's sandbox (no network, a scratch directory only).
+var downloadAPIs = []string{"torch.hub", "torch.load", "torch.save", "torch.utils.model_zoo", "torchvision.datasets", "torchvision.io"}
+
+// downloads finds calls that fetch weights or touch files: downloadAPIs,
+// and torchvision.models constructors asked for pretrained weights
+// (pretrained=True, or weights= anything but None).
+func (t *Tree) downloads(aliases map[string]string) []APIUse {
+	var out []APIUse
+	for i := range t.Nodes {
+		if t.Nodes[i].Kind != "call" {
+			continue
+		}
+		id := NodeID(i)
+		q := t.qualName(t.Field(id, "function"), aliases)
+		if !strings.HasPrefix(q, "torch") {
+			continue
+		}
+		line := int(t.Nodes[i].Line)
+		for _, api := range downloadAPIs {
+			if q == api || strings.HasPrefix(q, api+".") {
+				out = append(out, APIUse{API: api, Used: q, Line: line,
+					Msg: q + " reads, writes or downloads files; the worker has no network and no files: build the model from code"})
+			}
+		}
+		if !strings.HasPrefix(q, "torchvision.models.") {
+			continue
+		}
+		for _, a := range t.NamedChildren(t.Field(id, "arguments")) {
+			if t.Kind(a) != "keyword_argument" {
+				continue
+			}
+			k, v := t.Text(t.Field(a, "name")), t.Field(a, "value")
+			if k == "pretrained" && t.Kind(v) != "false" || k == "weights" && t.Kind(v) != "none" {
+				out = append(out, APIUse{API: "torchvision.models", Used: q, Line: line,
+					Msg: q + " with " + k + "=" + t.Text(v) + " downloads weights; the worker has no network: pass weights=None"})
+			}
+		}
+	}
+	return out
+}
