@@ -87,7 +87,7 @@ func (t *Tree) Analyze() *Analysis {
 	a.Imports = imp.imports
 	a.Aliases = imp.aliases
 	classes := t.topClasses()
-	a.Contract = t.contract(classes)
+	a.Contract = t.contract(classes, imp.aliases)
 	a.Hparams = t.hyperparameters(&a.Contract, classes)
 	a.Torch2 = t.torch2(imp.imports, imp.aliases)
 	a.Downloads = t.downloads(imp.aliases)

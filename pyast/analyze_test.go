@@ -62,6 +62,8 @@ func TestContract(t *testing.T) {
 		{"vit", readTestdata(t, "vit.py"), "", ""},
 		{"no Net", strings.Replace(tiny, "class Net(", "class Model(", 1), "no module-level class Net", ""},
 		{"Net not a module", strings.Replace(tiny, "class Net(nn.Module)", "class Net(object)", 1), "does not derive from nn.Module", ""},
+		{"Net is a Sequential", strings.Replace(tiny, "class Net(nn.Module)", "class Net(nn.Sequential)", 1), "", ""},
+		{"Net from an imported Module", strings.Replace(strings.Replace(tiny, "class Net(nn.Module)", "class Net(Module)", 1), "import torch\n", "import torch\nfrom torch.nn import Module\n", 1), "", ""},
 		{"Net via local base", strings.Replace(tiny, "class Net(nn.Module):", "class Base(torch.nn.Module):\n    pass\n\n\nclass Net(Base):", 1), "", ""},
 		{"no learn", strings.Replace(tiny, "def learn(self, train_data):", "def fit(self, train_data):", 1), "has no method learn", ""},
 		{"no forward", strings.Replace(tiny, "def forward(self, x):", "def predict(self, x):", 1), "has no method forward", ""},

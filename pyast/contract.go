@@ -211,18 +211,19 @@ func (t *Tree) method(cls string, fd NodeID) Method {
 	return m
 }
 
-// isModuleClass reports whether a class derives from nn.Module, directly
-// or through local classes.
-func (t *Tree) isModuleClass(ci *classInfo, classes map[string]*classInfo, depth int) bool {
+// isModuleClass reports whether a class derives from nn.Module, directly,
+// through another torch.nn class (nn.Sequential, nn.ModuleList) or through
+// local classes.
+func (t *Tree) isModuleClass(ci *classInfo, classes map[string]*classInfo, aliases map[string]string, depth int) bool {
 	if depth > 16 {
 		return false
 	}
 	for _, b := range ci.bases {
 		txt := strings.Join(strings.Fields(t.Text(b)), "")
-		if txt == "Module" || strings.HasSuffix(txt, ".Module") {
+		if txt == "Module" || strings.HasSuffix(txt, ".Module") || strings.HasPrefix(t.qualName(b, aliases), "torch.nn.") {
 			return true
 		}
-		if parent, ok := classes[txt]; ok && parent != ci && t.isModuleClass(parent, classes, depth+1) {
+		if parent, ok := classes[txt]; ok && parent != ci && t.isModuleClass(parent, classes, aliases, depth+1) {
 			return true
 		}
 	}
@@ -248,7 +249,7 @@ func (t *Tree) findMethod(ci *classInfo, classes map[string]*classInfo, name str
 }
 
 // contract checks the LEMUR contract.
-func (t *Tree) contract(classes map[string]*classInfo) Contract {
+func (t *Tree) contract(classes map[string]*classInfo, aliases map[string]string) Contract {
 	c := Contract{Methods: map[string]Method{}}
 	net, ok := classes["Net"]
 	if !ok {
@@ -258,7 +259,7 @@ func (t *Tree) contract(classes map[string]*classInfo) Contract {
 		for _, b := range net.bases {
 			c.Bases = append(c.Bases, t.Text(b))
 		}
-		if !t.isModuleClass(net, classes, 0) {
+		if !t.isModuleClass(net, classes, aliases, 0) {
 			c.Problems = append(c.Problems, ContractProblem{c.NetLine, "class Net does not derive from nn.Module: declare it as class Net(nn.Module)"})
 		}
 		for _, want := range LEMURMethods {
