@@ -18,6 +18,7 @@ type Store interface {
 	Runs
 	Dedup
 	Journal
+	HPO
 	Close() error
 }
 
