@@ -3,6 +3,7 @@ package pyast
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 
 // IDVersion versions the normalised id and the structural fingerprint:
 // bump it whenever their token rules change, so cached ids are recomputed.
-const IDVersion = 1
+const IDVersion = 2
 
 // IDs are the three duplicate keys of a model's code.
 type IDs struct {
@@ -21,7 +22,8 @@ type IDs struct {
 	// Normalised is the md5 of the token stream with comments and bare
 	// string statements (docstrings) dropped, string quotes, number
 	// spelling and trailing commas canonicalised, and blocks and statement
-	// ends marked: reformatted or re-commented copies share it.
+	// ends marked, sets of strings sorted: reformatted or re-commented
+	// copies share it.
 	Normalised string `json:"normalised"`
 	// Structure is Normalised with every name the file defines (variables,
 	// parameters, functions, classes, attributes it assigns, import aliases)
@@ -176,6 +178,21 @@ func (t *Tree) emit(w *tokenWriter, id NodeID) {
 	case "string":
 		w.tok(t.canonString(id))
 		return
+	case "set":
+		// A set of string literals ({'lr', 'momentum'}) is the same set in
+		// any order.
+		if strs, ok := t.stringSet(id); ok {
+			sort.Strings(strs)
+			w.tok("{")
+			for i, s := range strs {
+				if i > 0 {
+					w.tok(",")
+				}
+				w.tok(s)
+			}
+			w.tok("}")
+			return
+		}
 	case "integer", "float":
 		w.tok(strings.ToLower(strings.ReplaceAll(t.Text(id), "_", "")))
 		return
@@ -242,4 +259,20 @@ func (t *Tree) canonString(id NodeID) string {
 	}
 	body.Write(t.Src[start:end])
 	return prefix.String() + `"` + body.String() + `"`
+}
+
+// stringSet returns the canonical spellings of a set literal's elements
+// when all are plain string literals.
+func (t *Tree) stringSet(id NodeID) ([]string, bool) {
+	var out []string
+	for _, c := range t.NamedChildren(id) {
+		if t.Kind(c) != "string" {
+			return nil, false
+		}
+		if _, ok := t.stringLit(c); !ok {
+			return nil, false
+		}
+		out = append(out, t.canonString(c))
+	}
+	return out, len(out) > 0
 }
