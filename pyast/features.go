@@ -625,7 +625,7 @@ func (x *fx) eval(fr *fxFrame, id NodeID) fxVal {
 		var out []fxVal
 		for _, c := range t.NamedChildren(id) {
 			if t.Kind(c) == "list_splat" {
-				v := x.eval(fr, t.NamedChildren(c)[0])
+				v := x.eval(fr, t.firstNamed(c))
 				if v.k == 'l' {
 					out = append(out, *v.l...)
 					continue
@@ -848,14 +848,14 @@ func (x *fx) callExpr(fr *fxFrame, id NodeID) fxVal {
 		case "keyword_argument":
 			kw[t.Text(t.Field(a, "name"))] = x.eval(fr, t.Field(a, "value"))
 		case "list_splat":
-			v := x.eval(fr, t.NamedChildren(a)[0])
+			v := x.eval(fr, t.firstNamed(a))
 			if v.k == 'l' {
 				args = append(args, *v.l...)
 			} else {
 				args = append(args, fxUnknown)
 			}
 		case "dictionary_splat":
-			x.eval(fr, t.NamedChildren(a)[0])
+			x.eval(fr, t.firstNamed(a))
 		default:
 			args = append(args, x.eval(fr, a))
 		}
@@ -1426,4 +1426,12 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// firstNamed is the first named child of id, or NoNode.
+func (t *Tree) firstNamed(id NodeID) NodeID {
+	if cs := t.NamedChildren(id); len(cs) > 0 {
+		return cs[0]
+	}
+	return NoNode
 }
