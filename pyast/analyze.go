@@ -36,6 +36,29 @@ type Analysis struct {
 var RiskyBuiltins = []string{"exec", "eval", "compile", "open", "input", "breakpoint", "__import__", "globals", "vars"}
 
 // Analyze parses src and analyses it. It never panics on any input.
+//
+// What it finds, in the fields of Analysis:
+//   - Syntax: parse errors, an unbalanced bracket or unclosed string first.
+//   - Contract: class Net (an nn.Module) with __init__(self, in_shape,
+//     out_shape, prm, device), train_setup(self, prm), learn(self,
+//     train_data) and forward(self, x), checked by arity since the harness
+//     passes arguments by position (other names become Notes); module-level
+//     supported_hyperparameters() returning a literal set or list of strings.
+//   - Hparams: which prm keys the code reads (prm['k'], prm.get('k'),
+//     through aliases, copies, helpers it is passed to, string constants
+//     and loops over literal key lists), the declared ones it never reads,
+//     the undeclared ones it subscripts, and where it reads dynamically.
+//   - Imports and Aliases: every import with its line; local names resolved
+//     to qualified names (F -> torch.nn.functional).
+//   - Torch2 and Downloads: uses of Torch2APIs, and calls that fetch
+//     weights or touch files.
+//   - Builtins: calls of RiskyBuiltins.
+//   - IDs: LEMUR's code id, the normalised id and the structural
+//     fingerprint (see IDs).
+//   - Features: layer counts, depth, widths, estimated parameters, traits and
+//     family, with a numeric Vector in FeatureNames order.
+//
+// For the ids alone (the dedup index over a corpus), CodeIDs is cheaper.
 func Analyze(src []byte) *Analysis {
 	f := Parse(src)
 	defer f.Close()
