@@ -94,9 +94,15 @@ func (v Verdict) String() string {
 	return v.Reason.String() + ": " + v.Detail
 }
 
-// Rejection is a dynamic check's verdict on a candidate.
+// Rejection is a dynamic check's verdict on a candidate. Reason is
+// ReasonBuild, ReasonForward or ReasonDynamic, or a static reason the run
+// found more precisely (ReasonTooManyParameters from the exact count);
+// ReasonAccepted and the duplicate reasons become ReasonDynamic. With the
+// runner's failure kinds: syntax, import, contract, prm and build map to
+// ReasonBuild; forward and shape to ReasonForward; too_big to
+// ReasonTooManyParameters; the rest to ReasonDynamic.
 type Rejection struct {
-	Reason Reason // ReasonBuild, ReasonForward or ReasonDynamic
+	Reason Reason
 	Detail string
 }
 
@@ -282,7 +288,7 @@ func (g *Gate) Check(ctx context.Context, c Candidate) (Verdict, error) {
 		}
 		if rej != nil {
 			v.Reason, v.Detail = rej.Reason, rej.Detail
-			if !v.Reason.Dynamic() {
+			if v.Reason == ReasonAccepted || v.Reason.Duplicate() || v.Reason >= numReasons {
 				v.Reason = ReasonDynamic
 			}
 			return v, nil
