@@ -62,7 +62,7 @@ class _Guesser:
         except (OSError, TypeError):
             self.source = ""
         self.nn = nn
-        self.cin, self.cout = variant  # channel-like values for inputs and outputs
+        self.cin, self.cout, self.nd = variant  # channels in and out, spatial dimensions
 
     def channels(self, name):
         n = name.lower()
@@ -89,7 +89,7 @@ class _Guesser:
             if inner is bool:
                 return [False, False, False]
             if inner is int or inner is float:
-                if any(w in lname for w in ("input_size", "image_size", "img_size", "spatial_size")):
+                if any(w in lname for w in ("input_size", "image_size", "img_size", "spatial_size", "grid")):
                     return [32, 32]
                 if any(w in lname for w in ("window", "patch", "kernel", "partition")):
                     return [4, 4] if "kernel" not in lname else [3, 3]
@@ -179,7 +179,7 @@ class _Guesser:
     def layer_factory(self, lname):
         nn = self.nn
         if "norm" in lname or "bn" in lname:
-            return nn.BatchNorm2d
+            return nn.BatchNorm3d if self.nd == 3 else nn.BatchNorm2d
         if "act" in lname or "nonlinearity" in lname:
             return nn.ReLU
         if "block" in lname:
@@ -252,7 +252,8 @@ def _try_build(cls, g, depth):
         return None
 
 
-_VARIANTS = ((16, 16), (64, 16), (3, 16), (16, 64), (32, 32))
+_VARIANTS = ((16, 16, 2), (64, 16, 2), (3, 16, 2), (16, 64, 2), (32, 32, 2), (16, 16, 3))
+_LIST_LEN = re.compile(r"\b(\w+)\b[^.]{0,40}?\b(?:list|tuple|sequence) of (\d+)")
 _MISSING = re.compile(r"missing \d+ required (?:positional|keyword-only) arguments?: (.*)")
 
 
@@ -262,11 +263,17 @@ def _instantiate(cls, kwargs, g):
     too and try again."""
     _, sig = _init_of(cls)
     optional = [n for n, p in (sig.parameters.items() if sig else []) if p.default is None]
-    for _ in range(3):
+    for _ in range(4):
         try:
             return cls(**kwargs)
         except Exception as e:
-            named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))]
+            ll = _LIST_LEN.search(str(e))
+            if ll and isinstance(kwargs.get(ll.group(1)), list) and kwargs[ll.group(1)] and len(kwargs[ll.group(1)]) != int(ll.group(2)):
+                # "expected stages_repeats as list of 3 positive ints"
+                kwargs[ll.group(1)] = [kwargs[ll.group(1)][0]] * int(ll.group(2))
+                continue
+            named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))
+                     and _lookup(_INT_BY_NAME, n) is not None]
             if named:
                 for n in named:
                     v = g.value(n, inspect.Parameter.empty, 1)
