@@ -227,6 +227,19 @@ func LoadWorkspace(dir string) (*Set, error) {
 // Hash identifies the template set.
 func (s *Set) Hash() string { return s.hash }
 
+// Names lists the template files.
+func Names() ([]string, error) {
+	names, err := fs.Glob(builtin, "templates/*.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range names {
+		names[i] = path.Base(n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // Source returns the text of one template file (built-in or override),
 // for `nngpt` to show or copy into a workspace.
 func Source(name string) (string, error) {

@@ -113,6 +113,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newDoctorCmd(g),
 		newReportCmd(g),
 		newFinetuneCmd(g),
+		newPromptsCmd(g),
 	)
 	return root
 }

@@ -255,10 +255,14 @@ func (r *run) candidate(ctx context.Context, i int) (*synth.Candidate, error) {
 		tokens synth.Tokens
 	)
 	for attempt := 1; ; attempt++ {
+		// A per-call seed makes a run reproducible on servers that honour
+		// it (vLLM, llama.cpp) while every call still samples differently.
+		callSeed := r.seed + int64(i)*16 + int64(attempt)
 		resp, err := r.g.Client.Chat(ctx, llm.Request{
 			Messages:   p.Messages,
 			Stream:     r.g.OnProgress != nil,
 			OnProgress: r.progress(i),
+			Seed:       &callSeed,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("llmgen: candidate %d: %w", i+1, err)

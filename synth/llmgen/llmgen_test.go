@@ -82,6 +82,9 @@ func TestZeroShot(t *testing.T) {
 	if c.Operators[0] != "zeroshot" || !strings.HasPrefix(c.Operators[1], "prompt:") || len(c.Parents) != 0 || c.Seed != 7 || c.Dataset != "cifar-100" {
 		t.Errorf("operators %v parents %v seed %d dataset %s", c.Operators, c.Parents, c.Seed, c.Dataset)
 	}
+	if sd := srv.Requests()[0].Seed; sd == nil || *sd != 8 {
+		t.Errorf("seed sent %v, want 7+0+1", sd)
+	}
 	sent := srv.Requests()[0].Messages[1].Content
 	for _, want := range []string{"Design a new neural network", "cifar-100 dataset (100 classes", "1000000 trainable parameters", "after 2 training epoch(s)"} {
 		if !strings.Contains(sent, want) {

@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPromptsExportAndShow(t *testing.T) {
+	ws := t.TempDir()
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := Execute(context.Background(), append([]string{"--workspace", ws}, args...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	if out, errs, code := run("prompts", "export"); code != 0 || strings.Count(out, "wrote") != 5 {
+		t.Fatalf("export: %d %s %s", code, out, errs)
+	}
+	if out, _, _ := run("prompts", "export"); strings.Count(out, "kept") != 5 {
+		t.Errorf("second export overwrote: %s", out)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "prompts", "system.tmpl"), []byte("You only write tiny CNNs."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := run("prompts", "show", "--kind", "zeroshot", "--dataset", "mnist")
+	if code != 0 || !strings.Contains(out, "You only write tiny CNNs.") || !strings.Contains(out, "mnist dataset (10 classes") ||
+		!strings.Contains(errs, "overridden: [") {
+		t.Errorf("show: %d\n%s\n%s", code, out, errs)
+	}
+	out, _, code = run("prompts", "show", "--kind", "repair", "--json")
+	var p struct {
+		Kind     string
+		Messages []struct{ Role, Content string }
+		Hash     string
+	}
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || p.Kind != "repair" || len(p.Messages) != 2 || len(p.Hash) != 64 {
+		t.Errorf("show --json: %d %v %+v", code, err, p)
+	}
+	if _, errs, code := run("prompts", "show", "--kind", "nshot"); code == 0 || !strings.Contains(errs, "--kind zeroshot") {
+		t.Errorf("n-shot on an empty corpus: %d %s", code, errs)
+	}
+	if _, errs, code := run("prompts", "show", "--kind", "zeroshot", "--context-length", "1000", "--max-tokens", "500"); code == 0 || !strings.Contains(errs, "context_length") {
+		t.Errorf("too small a context: %d %s", code, errs)
+	}
+}
