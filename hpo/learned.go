@@ -34,7 +34,7 @@ type LearnedOptions struct {
 	Shrink     float64 // pseudo-count pulling sparse regions to the mean (2)
 	OtherData  float64 // weight of another dataset of the same task (0.15)
 	OtherTask  float64 // weight of another task (0.02)
-	NameFloor  float64 // weight of an unrelated model name relative to the same family (0.3)
+	NameFloor  float64 // weight of an unrelated model name relative to the same family (0.1)
 	SameModel  float64 // extra factor for the same model name (3)
 	Bandwidths [4]float64
 }
@@ -59,7 +59,7 @@ func (o *LearnedOptions) defaults() {
 		o.OtherTask = 0.02
 	}
 	if o.NameFloor == 0 {
-		o.NameFloor = 0.3
+		o.NameFloor = 0.1
 	}
 	if o.SameModel == 0 {
 		o.SameModel = 3
