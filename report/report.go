@@ -60,17 +60,22 @@ type CycleStats struct {
 	// (done) candidates; zero when none trained.
 	Mean float64 `json:"mean_accuracy"`
 	Best float64 `json:"best_accuracy"`
+	// ValidRate is admitted / finished candidates, NNGPT's "valid
+	// generation rate".
+	ValidRate float64 `json:"valid_rate"`
 	// TrainTime is the summed training wall time of the cycle's runs.
 	TrainTime time.Duration `json:"train_time_ns"`
 }
 
-// ValidRate is the share of generated candidates that were admitted, the
-// "valid generation rate" NNGPT reports.
-func (c CycleStats) ValidRate() float64 {
-	if c.Generated == 0 {
+// validRate is the share of finished candidates that were admitted, the
+// "valid generation rate" NNGPT reports (pending ones are left out until
+// they finish).
+func (c CycleStats) validRate() float64 {
+	n := c.Generated - c.Pending
+	if n <= 0 {
 		return 0
 	}
-	return float64(c.Admitted) / float64(c.Generated)
+	return float64(c.Admitted) / float64(n)
 }
 
 // Entry is one trained candidate.
@@ -191,6 +196,7 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 	}
 	for _, st := range byCycle {
 		st.Mean, st.Best = meanMax(accs[st.Cycle])
+		st.ValidRate = st.validRate()
 		r.Cycles = append(r.Cycles, *st)
 	}
 	slices.SortFunc(r.Cycles, func(a, b CycleStats) int { return cmp.Compare(a.Cycle, b.Cycle) })
@@ -200,6 +206,7 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 		all = append(all, accs[st.Cycle]...)
 	}
 	r.Total.Mean, r.Total.Best = meanMax(all)
+	r.Total.ValidRate = r.Total.validRate()
 	for _, e := range r.Trained {
 		if e.Admitted {
 			r.Leaderboard = append(r.Leaderboard, e)

@@ -113,6 +113,10 @@ func TestBuildCounts(t *testing.T) {
 	if r.Total.Generated != 12 || r.Total.Admitted != 4 || r.Total.RejectedBy["unused-hp"] != 2 || r.Total.FailedBy["forward"] != 1 {
 		t.Errorf("total %+v", r.Total)
 	}
+	// Valid rate: admitted over finished (the running candidate is left out).
+	if !close(r.Cycles[0].ValidRate, 1.0/5) || !close(r.Cycles[2].ValidRate, 1.0/2) || !close(r.Total.ValidRate, 4.0/11) {
+		t.Errorf("valid rates %v %v, total %v", r.Cycles[0].ValidRate, r.Cycles[2].ValidRate, r.Total.ValidRate)
+	}
 	if !close(r.Total.Mean, (0.41+0.22+0.55+0.61+0.70)/5) || r.Total.Best != 0.70 {
 		t.Errorf("total mean %v best %v", r.Total.Mean, r.Total.Best)
 	}

@@ -149,7 +149,7 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 		{"pruned early", fmt.Sprint(t.Pruned)},
 		{"trained to the end", fmt.Sprint(t.Trained)},
 		{"admitted to the corpus", fmt.Sprint(t.Admitted)},
-		{"valid rate (admitted / generated)", pct(t.ValidRate(), t.Generated)},
+		{"valid rate (admitted / finished)", pct(t.ValidRate, t.Generated-t.Pending)},
 		{"mean accuracy of trained", acc(t.Mean, t.Trained)},
 		{"best accuracy", acc(t.Best, t.Trained)},
 		{"training time (sum)", Dur(t.TrainTime)},
@@ -165,11 +165,12 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 	}
 	if len(r.Cycles) > 0 {
 		fmt.Fprint(ew, "\n## Per cycle\n\n")
-		fmt.Fprintln(ew, "| cycle | generated | rejected | duplicates | failed | pruned | trained | admitted | mean acc | best acc | train time |")
-		fmt.Fprintln(ew, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Fprintln(ew, "| cycle | generated | rejected | duplicates | failed | pruned | trained | admitted | valid rate | mean acc | best acc | train time |")
+		fmt.Fprintln(ew, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, c := range r.Cycles {
-			fmt.Fprintf(ew, "| %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", c.Cycle, c.Generated, c.Rejected,
-				c.Duplicates, c.Failed, c.Pruned, c.Trained, c.Admitted, acc(c.Mean, c.Trained), acc(c.Best, c.Trained), Dur(c.TrainTime))
+			fmt.Fprintf(ew, "| %d | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", c.Cycle, c.Generated, c.Rejected,
+				c.Duplicates, c.Failed, c.Pruned, c.Trained, c.Admitted, pct(c.ValidRate, c.Generated-c.Pending),
+				acc(c.Mean, c.Trained), acc(c.Best, c.Trained), Dur(c.TrainTime))
 		}
 	}
 	r.markdownReasons(ew)
