@@ -114,6 +114,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newReportCmd(g),
 		newFinetuneCmd(g),
 		newPromptsCmd(g),
+		newGateCmd(g),
 	)
 	return root
 }
