@@ -295,7 +295,11 @@ func (g *Gate) Check(ctx context.Context, c Candidate) (Verdict, error) {
 		}
 	}
 	if !g.cfg.NoDedup {
-		if r, m := g.index.checkAndAdd(c.Name, v.IDs); r != ReasonAccepted {
+		owner := c.Name
+		if owner == "" {
+			owner = v.IDs.Code // a later duplicate must name what it repeats
+		}
+		if r, m := g.index.checkAndAdd(owner, v.IDs); r != ReasonAccepted {
 			return g.duplicate(v, r, m), nil
 		}
 	}
