@@ -171,6 +171,12 @@ func ExportFile(ctx context.Context, c store.Corpus, path string, opt Options) (
 		return Stats{}, fmt.Errorf("finetune: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file private; the set is meant to be shared with
+	// a trainer, maybe under another user.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return Stats{}, fmt.Errorf("finetune: %w", err)
+	}
 	st, err := Export(ctx, c, tmp, opt)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("finetune: write %s: %w", path, cerr)

@@ -192,6 +192,9 @@ func TestExportFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("export file mode: %v %v, want 0644", fi.Mode(), err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
