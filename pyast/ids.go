@@ -12,7 +12,7 @@ import (
 
 // IDVersion versions the normalised id and the structural fingerprint:
 // bump it whenever their token rules change, so cached ids are recomputed.
-const IDVersion = 2
+const IDVersion = 3
 
 // IDs are the three duplicate keys of a model's code.
 type IDs struct {
@@ -22,8 +22,8 @@ type IDs struct {
 	// Normalised is the md5 of the token stream with comments and bare
 	// string statements (docstrings) dropped, string quotes, number
 	// spelling and trailing commas canonicalised, and blocks and statement
-	// ends marked, sets of strings sorted: reformatted or re-commented
-	// copies share it.
+	// ends marked, sets of strings sorted and type annotations dropped:
+	// reformatted, re-commented or re-annotated copies share it.
 	Normalised string `json:"normalised"`
 	// Structure is Normalised with every name the file defines (variables,
 	// parameters, functions, classes, attributes it assigns, import aliases)
@@ -231,6 +231,16 @@ func (t *Tree) emit(w *tokenWriter, id NodeID) {
 	}
 	stmtParent := n.Kind == "module" || n.Kind == "block"
 	for c := n.First; c != NoNode; c = t.Nodes[c].Next {
+		// Type annotations change nothing at run time and LLMs add or drop
+		// them at will: skip "-> T", ": T" of parameters and assignments.
+		if f := t.Nodes[c].Field; f == "type" || f == "return_type" {
+			continue
+		}
+		if k := t.Nodes[c].Kind; (k == ":" || k == "->") && t.Nodes[c].Next != NoNode {
+			if f := t.Nodes[t.Nodes[c].Next].Field; f == "type" || f == "return_type" {
+				continue
+			}
+		}
 		before := w.tokens
 		t.emit(w, c)
 		if stmtParent && w.tokens > before {

@@ -21,6 +21,8 @@ func TestIDs(t *testing.T) {
 			"        x = F.max_pool2d(F.relu(self.conv1(x)), 2)\n", "        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 16x16\n        'a bare string'\n").Replace(base), false, true, true},
 		{"quotes and trailing commas", r("return {'lr', 'momentum'}", "return {\"lr\", \"momentum\",}", "nn.Conv2d(16, 32, 3, padding=1)", "nn.Conv2d(\n            16,\n            32,\n            3,\n            padding=1,\n        )").Replace(base), false, true, true},
 		{"set order", r("return {'lr', 'momentum'}", "return {'momentum', 'lr'}").Replace(base), false, true, true},
+		{"type annotations", r("def __init__(self, in_shape, out_shape, prm, device):", "def __init__(self, in_shape: tuple, out_shape: tuple, prm: dict, device: torch.device) -> None:",
+			"def forward(self, x):", "def forward(self, x: torch.Tensor) -> torch.Tensor:").Replace(base), false, true, true},
 		{"renamed identifiers", r("conv1", "first", "conv2", "second", "self.fc", "self.head", "(self, x)", "(self, inp)", "(x)", "(inp)", "x = ", "inp = ", "(x, 1)", "(inp, 1)",
 			"inputs", "images", "labels", "targets", "loss", "objective").Replace(base), false, false, true},
 		{"renamed import alias", r("import torch.nn as nn\n", "import torch.nn as tnn\n", " nn.", " tnn.", "(nn.", "(tnn.").Replace(base), false, false, true},
