@@ -10,6 +10,7 @@ import (
 
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/store/sqlite"
+	"github.com/nngpt/nngpt/zoo"
 )
 
 // DBName is the database file inside a workspace.
@@ -31,11 +32,35 @@ func Open(ctx context.Context, dir string) (*Workspace, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(abs, DBName))
+	dbPath := filepath.Join(abs, DBName)
+	_, statErr := os.Stat(dbPath)
+	fresh := os.IsNotExist(statErr)
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, fmt.Errorf("open workspace %s: %w", abs, err)
 	}
+	if fresh {
+		if err := seedZoo(ctx, st); err != nil {
+			st.Close()
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				os.Remove(dbPath + suffix) // so the next Open seeds again
+			}
+			return nil, fmt.Errorf("create workspace %s: %w", abs, err)
+		}
+	}
 	return &Workspace{Dir: abs, Store: st}, nil
+}
+
+// ---- seeding (issue 4: seed zoo) ----
+
+// seedZoo stores the seed zoo's models in a new workspace's corpus, so
+// generators have parents and examples before any LEMUR import. Only a
+// new database is seeded: a user who deletes zoo models keeps them deleted.
+func seedZoo(ctx context.Context, st store.Store) error {
+	if _, err := zoo.Seed(ctx, st); err != nil {
+		return fmt.Errorf("seed zoo: %w", err)
+	}
+	return nil
 }
 
 // Path joins elements onto the workspace folder.
