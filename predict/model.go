@@ -66,13 +66,17 @@ type Model struct {
 	// LinearEpoch is best epoch from E and acc_K - acc_1.
 	LinearEpoch Linear `json:"linear_epoch"`
 
-	Gain      *gbt.Model `json:"gain"`       // mean of best - max(acc_1..K)
-	GainLo    *gbt.Model `json:"gain_lo"`    // lower quantile of the gain
-	GainHi    *gbt.Model `json:"gain_hi"`    // upper quantile of the gain
-	LoShift   float64    `json:"lo_shift"`   // conformal corrections of the bounds
-	HiShift   float64    `json:"hi_shift"`   //
-	Epoch     *gbt.Model `json:"epoch"`      // median best epoch
-	FinalGain *gbt.Model `json:"final_gain"` // mean of final - acc_K
+	Gain    *gbt.Model `json:"gain"`     // mean of best - max(acc_1..K)
+	GainLo  *gbt.Model `json:"gain_lo"`  // lower quantile of the gain
+	GainHi  *gbt.Model `json:"gain_hi"`  // upper quantile of the gain
+	LoShift float64    `json:"lo_shift"` // conformal corrections of the bounds
+	HiShift float64    `json:"hi_shift"` //
+	// Shifts are per-dataset corrections where the calibration models had
+	// enough runs of the dataset (datasets differ a lot in how far runs
+	// still climb); others use LoShift and HiShift.
+	Shifts    map[string][2]float64 `json:"shifts,omitempty"`
+	Epoch     *gbt.Model            `json:"epoch"`      // median best epoch
+	FinalGain *gbt.Model            `json:"final_gain"` // mean of final - acc_K
 
 	// Stages are models fitted on more observed epochs (ascending K).
 	Stages []*Model `json:"stages,omitempty"`
@@ -191,9 +195,9 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 		p.Loss, p.Alpha, p.Seed = loss, alpha, o.Seed+1
 		switch loss {
 		case gbt.Squared:
-			p.Trees, p.LearningRate, p.MaxDepth = 400, 0.05, 7
+			p.Trees, p.LearningRate, p.MaxDepth = 250, 0.08, 7
 		default:
-			p.Trees, p.LearningRate, p.MaxDepth = 200, 0.1, 6
+			p.Trees, p.LearningRate, p.MaxDepth = 150, 0.12, 6
 		}
 		if o.Trees > 0 {
 			p.Trees = o.Trees
@@ -212,7 +216,12 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 	// Quantile models on the fit part, bounds shifted on the held-out
 	// models so the interval covers Level of unseen models' runs (split
 	// conformal quantile regression).
+	datasets := make([]string, len(runs))
+	for i := range runs {
+		datasets[i] = runs[i].Dataset
+	}
 	fitX, fitY, calX, calY := splitRows(X, gain, calib)
+	_, _, calD, _ := splitRows(datasetRows(datasets), gain, calib)
 	if len(calX) < 20 || len(fitX) < 50 {
 		fitX, fitY, calX, calY = X, gain, nil, nil
 	}
@@ -232,6 +241,19 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 		}
 		m.LoShift = conformal(lo, tail)
 		m.HiShift = conformal(hi, tail)
+		byDS := map[string][2][]float64{}
+		for i, d := range calD {
+			ds := datasets[int(d[0])]
+			v := byDS[ds]
+			v[0], v[1] = append(v[0], lo[i]), append(v[1], hi[i])
+			byDS[ds] = v
+		}
+		m.Shifts = map[string][2]float64{}
+		for ds, v := range byDS {
+			if len(v[0]) >= minCalibRuns {
+				m.Shifts[ds] = [2]float64{conformal(v[0], tail), conformal(v[1], tail)}
+			}
+		}
 	}
 	slog.Info("predictor trained", "k", o.K, "runs", len(runs), "calibration_runs", len(calX),
 		"features", len(m.Schema.Names()), "seconds", time.Since(start).Seconds())
@@ -254,6 +276,19 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 		m.Stages = append(m.Stages, sm)
 	}
 	return m, nil
+}
+
+// minCalibRuns is the fewest calibration runs of a dataset for a
+// correction of its own.
+const minCalibRuns = 100
+
+// datasetRows are row indices as one-column rows, to split them alongside X.
+func datasetRows(ds []string) [][]float64 {
+	out := make([][]float64, len(ds))
+	for i := range ds {
+		out[i] = []float64{float64(i)}
+	}
+	return out
 }
 
 // conformal is the correction that leaves at most a share tail of the
@@ -330,11 +365,15 @@ func (m *Model) Predict(in Input) (Prediction, error) {
 		return Prediction{}, err
 	}
 	seenK := maxOf(in.Acc[:k])
+	loShift, hiShift := m.LoShift, m.HiShift
+	if sh, ok := m.Shifts[in.Dataset]; ok {
+		loShift, hiShift = sh[0], sh[1]
+	}
 	clamp := func(v float64) float64 { return math.Min(1, math.Max(seen, v)) }
 	p := Prediction{
 		BestAccuracy:  clamp(seenK + math.Max(0, m.Gain.Predict(row))),
-		Low:           clamp(seenK + m.GainLo.Predict(row) - m.LoShift),
-		High:          clamp(seenK + m.GainHi.Predict(row) + m.HiShift),
+		Low:           clamp(seenK + m.GainLo.Predict(row) - loShift),
+		High:          clamp(seenK + m.GainHi.Predict(row) + hiShift),
 		Level:         m.Options.Level,
 		FinalAccuracy: math.Min(1, math.Max(0, in.Acc[k-1]+m.FinalGain.Predict(row))),
 		Linear:        m.Linear.Predict(in.Acc[0], in.Acc[k-1]),

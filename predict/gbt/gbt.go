@@ -114,12 +114,14 @@ func (p Params) validate() error {
 // Node is one tree node. A leaf has L == -1 and holds Value; an inner node
 // sends x[F] <= T (and NaN when NaNLeft) to L, the rest to R.
 type Node struct {
-	F       int32   `json:"f"`
+	// Field order packs a node into 32 bytes: prediction walks thousands
+	// of trees and is bound by memory.
 	T       float64 `json:"t"`
-	NaNLeft bool    `json:"nl,omitempty"`
+	Value   float64 `json:"v"`
+	F       int32   `json:"f"`
 	L       int32   `json:"l"`
 	R       int32   `json:"r"`
-	Value   float64 `json:"v"`
+	NaNLeft bool    `json:"nl,omitempty"`
 	bin     uint8   // split bin during training: bins 1..bin go left
 }
 
