@@ -122,3 +122,11 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestUsageAdd(t *testing.T) {
+	a := llm.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15}
+	b := llm.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3, Estimated: true}
+	if got := a.Add(b); got != (llm.Usage{PromptTokens: 11, CompletionTokens: 7, TotalTokens: 18, Estimated: true}) {
+		t.Errorf("sum %+v", got)
+	}
+}

@@ -148,6 +148,7 @@ func TestRetries(t *testing.T) {
 		waitNear   time.Duration   // for HTTP-date waits
 	}{
 		{name: "429 Retry-After seconds", steps: []llmtest.Step{llmtest.RateLimited("7"), llmtest.Reply("ok")}, maxRetries: 2, attempts: 2, waits: []time.Duration{7 * time.Second}},
+		{name: "429 on a streaming request", steps: []llmtest.Step{llmtest.RateLimited("2"), llmtest.Reply("ok")}, stream: true, maxRetries: 1, attempts: 2, waits: []time.Duration{2 * time.Second}},
 		{name: "503 Retry-After fraction", steps: []llmtest.Step{llmtest.Unavailable("0.25"), llmtest.Reply("ok")}, maxRetries: 2, attempts: 2, waits: []time.Duration{250 * time.Millisecond}},
 		{name: "503 Retry-After date", steps: []llmtest.Step{llmtest.Unavailable(date), llmtest.Reply("ok")}, maxRetries: 2, attempts: 2, waitNear: 90 * time.Second},
 		{name: "503 no header: exponential backoff", steps: []llmtest.Step{llmtest.Unavailable(""), llmtest.Status(502, "", "bad gateway"), llmtest.Status(500, "", "oops"), llmtest.Reply("ok")}, maxRetries: 3, attempts: 4, waits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
