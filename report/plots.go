@@ -196,25 +196,36 @@ func accAxis(a *plot.Axis, hi float64) {
 	})
 }
 
-// intAxis labels whole numbers only (cycles, epochs), at most about 12.
+// intAxis labels whole numbers only (cycles, epochs): every one when there
+// are few, else multiples of a round step (2, 5, 10, 20, 25, 50, ...).
 func intAxis(a *plot.Axis, lo, hi float64) {
 	a.Min, a.Max = lo, hi
 	a.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
 		first, last := int(math.Ceil(lo)), int(math.Floor(hi))
-		step := max(1, (last-first+1+11)/12)
+		step := niceStep(last - first + 1)
 		var ts []plot.Tick
 		for v := first; v <= last; v++ {
-			lab := ""
-			if (v-first)%step == 0 {
-				lab = fmt.Sprint(v)
+			switch {
+			case v%step == 0 || step == 1:
+				ts = append(ts, plot.Tick{Value: float64(v), Label: fmt.Sprint(v)})
+			case step <= 5:
+				ts = append(ts, plot.Tick{Value: float64(v)}) // minor
 			}
-			if lab == "" && step > 5 {
-				continue
-			}
-			ts = append(ts, plot.Tick{Value: float64(v), Label: lab})
 		}
 		return ts
 	})
+}
+
+// niceStep is the smallest step of 1, 2, 5, 10, 20, 50, ... that labels n
+// integers with at most 12 labels.
+func niceStep(n int) int {
+	for m := 1; ; m *= 10 {
+		for _, s := range []int{1, 2, 5} {
+			if n <= 12*s*m {
+				return s * m
+			}
+		}
+	}
 }
 
 // paramAxis is a log axis labelled 10k, 20k, 50k, 100k ... with minor ticks.
@@ -319,6 +330,12 @@ func (r *Report) plotCycles() (*figure, error) {
 		l, s, err := linePoints(g.xys, g.col, g.shape, false)
 		if err != nil {
 			return nil, err
+		}
+		if len(g.xys) > 30 {
+			// Markers on every cycle of a long loop blur into a band.
+			p.Add(l)
+			lg.Add(g.name, l)
+			continue
 		}
 		p.Add(l, s)
 		lg.Add(g.name, l, s)

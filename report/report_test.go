@@ -329,3 +329,11 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestNiceStep(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{{1, 1}, {12, 1}, {13, 2}, {24, 2}, {25, 5}, {60, 5}, {61, 10}, {100, 10}, {121, 20}, {1000, 100}} {
+		if got := niceStep(tc.n); got != tc.want {
+			t.Errorf("niceStep(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}
