@@ -37,6 +37,21 @@ type Report struct {
 	// Trained holds every candidate with at least one finished epoch (done
 	// or pruned), for the scatter plots.
 	Trained []Entry `json:"trained"`
+	// Operators counts, per generator operator kind (the part of an
+	// operator before ':', e.g. "conv" of "conv:insert 3x3 after line 24"),
+	// how the candidates it made fared: the signal an operator policy learns
+	// from. Sorted by admitted, then used.
+	Operators []OperatorStats `json:"operators,omitempty"`
+}
+
+// OperatorStats is how the candidates made with one operator kind fared.
+type OperatorStats struct {
+	Operator string  `json:"operator"`
+	Used     int     `json:"used"` // finished candidates that applied it
+	Trained  int     `json:"trained"`
+	Admitted int     `json:"admitted"`
+	Mean     float64 `json:"mean_accuracy"` // of the trained ones
+	Best     float64 `json:"best_accuracy"`
 }
 
 // CycleStats counts one cycle (or, as Report.Total, the whole loop).
@@ -46,6 +61,9 @@ type CycleStats struct {
 	Rejected   int            `json:"rejected"`
 	RejectedBy map[string]int `json:"rejected_by,omitempty"`
 	Duplicates int            `json:"duplicates"`
+	// DuplicateBy counts duplicates by how they matched (code id,
+	// normalised code, structure).
+	DuplicateBy map[string]int `json:"duplicate_by,omitempty"`
 	Failed     int            `json:"failed"`
 	FailedBy   map[string]int `json:"failed_by,omitempty"`
 	Pruned     int            `json:"pruned"`
@@ -174,6 +192,7 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 			st.RejectedBy = inc(st.RejectedBy, reason(c.Reason))
 		case store.StateDuplicate:
 			st.Duplicates++
+			st.DuplicateBy = inc(st.DuplicateBy, reason(c.Reason))
 		case store.StateFailed:
 			st.Failed++
 			st.FailedBy = inc(st.FailedBy, reason(c.Reason))
@@ -227,6 +246,7 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 	}
 	r.Tasks = sortedKeys(tasks)
 	r.Generators = sortedKeys(gens)
+	r.Operators = operatorStats(cs)
 	return r
 }
 
@@ -260,6 +280,52 @@ func (t *CycleStats) add(s CycleStats) {
 	for k, v := range s.FailedBy {
 		t.FailedBy = incBy(t.FailedBy, k, v)
 	}
+	for k, v := range s.DuplicateBy {
+		t.DuplicateBy = incBy(t.DuplicateBy, k, v)
+	}
+}
+
+// operatorStats groups finished candidates by operator kind.
+func operatorStats(cs []store.CandidateRow) []OperatorStats {
+	by := map[string]*OperatorStats{}
+	accs := map[string][]float64{}
+	for i := range cs {
+		c := &cs[i]
+		if !store.Final(c.State) || c.State == store.StateDuplicate {
+			continue
+		}
+		kinds := map[string]bool{}
+		for _, op := range c.Operators {
+			k, _, _ := strings.Cut(op, ":")
+			if k = strings.TrimSpace(k); k != "" {
+				kinds[k] = true
+			}
+		}
+		for k := range kinds {
+			o := by[k]
+			if o == nil {
+				o = &OperatorStats{Operator: k}
+				by[k] = o
+			}
+			o.Used++
+			if c.State == store.StateDone && len(c.Epochs) > 0 {
+				o.Trained++
+				accs[k] = append(accs[k], c.Best())
+			}
+			if c.Admitted {
+				o.Admitted++
+			}
+		}
+	}
+	out := make([]OperatorStats, 0, len(by))
+	for k, o := range by {
+		o.Mean, o.Best = meanMax(accs[k])
+		out = append(out, *o)
+	}
+	slices.SortFunc(out, func(a, b OperatorStats) int {
+		return cmp.Or(cmp.Compare(b.Admitted, a.Admitted), cmp.Compare(b.Used, a.Used), cmp.Compare(a.Operator, b.Operator))
+	})
+	return out
 }
 
 func entry(c *store.CandidateRow) Entry {

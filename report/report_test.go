@@ -52,7 +52,7 @@ func putLoop(t *testing.T, st store.Journal, id string, cs []cand) {
 		row := store.CandidateRow{
 			ID: fmt.Sprintf("%s-c%02d-%02d", id, c.cycle, idx[c.cycle]), LoopID: id, Cycle: c.cycle, Index: idx[c.cycle],
 			State: c.state, Reason: c.reason, Name: lemur.ModelName("evolve", code), Code: code, Generator: "evolve",
-			Parents: []string{"cnn-tiny", "evolve-0123456789abcdef0123456789abcdef"}, Operators: []string{"widen", "swap-act"},
+			Parents: []string{"cnn-tiny", "evolve-0123456789abcdef0123456789abcdef"}, Operators: ops[i%2],
 			Pipeline: lemur.Pipeline{Task: "img-classification", Dataset: "shapes", Metric: "acc"},
 			Prm:      lemur.Dict{{Key: "lr", Value: 0.0123456}, {Key: "momentum", Value: 0.9}, {Key: "batch", Value: int64(32)}, {Key: "transform", Value: "norm_32"}},
 			Epochs:   c.epochs, Params: c.params, Duration: int64(time.Duration(len(c.epochs)) * 1500 * time.Millisecond), Admitted: c.admit,
@@ -64,13 +64,15 @@ func putLoop(t *testing.T, st store.Journal, id string, cs []cand) {
 	}
 }
 
+var ops = [][]string{{"conv:insert 3x3 after line 2", "hp:lr=0.01"}, {"activation:one ReLU->GELU"}}
+
 // fixture is three cycles with every outcome a loop produces.
 var fixture = []cand{
 	{1, store.StateDone, "", []float64{0.41}, 12_000, true},
 	{1, store.StateDone, "", []float64{0.22}, 250_000, false},
 	{1, store.StateRejected, "unused-hp", nil, 0, false},
 	{1, store.StateRejected, "import", nil, 0, false},
-	{1, store.StateDuplicate, "", nil, 0, false},
+	{1, store.StateDuplicate, "code_id", nil, 0, false},
 	{2, store.StateDone, "", []float64{0.55}, 48_000, true},
 	{2, store.StateDone, "", []float64{0.61}, 1_200_000, true},
 	{2, store.StateFailed, "forward", nil, 0, false},
@@ -119,6 +121,20 @@ func TestBuildCounts(t *testing.T) {
 	}
 	if !close(r.Total.Mean, (0.41+0.22+0.55+0.61+0.70)/5) || r.Total.Best != 0.70 {
 		t.Errorf("total mean %v best %v", r.Total.Mean, r.Total.Best)
+	}
+	wantOps := []OperatorStats{
+		{"activation", 5, 3, 2, (0.22 + 0.55 + 0.70) / 3, 0.70},
+		{"conv", 5, 2, 2, (0.41 + 0.61) / 2, 0.61},
+		{"hp", 5, 2, 2, (0.41 + 0.61) / 2, 0.61},
+	}
+	if len(r.Operators) != len(wantOps) {
+		t.Fatalf("operators %+v", r.Operators)
+	}
+	for i, w := range wantOps {
+		o := r.Operators[i]
+		if o.Operator != w.Operator || o.Used != w.Used || o.Trained != w.Trained || o.Admitted != w.Admitted || !close(o.Mean, w.Mean) || !close(o.Best, w.Best) {
+			t.Errorf("operator %d = %+v, want %+v", i, o, w)
+		}
 	}
 	var accs []float64
 	for i, e := range r.Leaderboard {
@@ -295,11 +311,12 @@ func TestText(t *testing.T) {
 		"loop L1 (done, seed 7): 3/3 cycles, 12 candidates, 5 trained, 4 admitted",
 		"rejected: unused-hp 2, import 1",
 		"failed: forward 1",
-		"duplicates skipped: 1 trainings saved",
 		"1 candidates not finished",
 		"top 4 of 4 admitted:",
 		"0.7000    90k",
-		"cnn-tiny x evolve-01234567 (widen, swap-act)",
+		"cnn-tiny x evolve-01234567 (activation:one ReLU->GELU)",
+		"duplicates skipped: 1 trainings saved (code_id 1)",
+		"operators (admitted/used): activation 2/5, conv 2/5, hp 2/5",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output misses %q:\n%s", want, out)

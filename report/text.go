@@ -49,7 +49,17 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(ew, "failed: %s\n", reasons(r.Total.FailedBy))
 	}
 	if r.Total.Duplicates > 0 {
-		fmt.Fprintf(ew, "duplicates skipped: %d trainings saved\n", r.Total.Duplicates)
+		fmt.Fprintf(ew, "duplicates skipped: %d trainings saved (%s)\n", r.Total.Duplicates, reasons(r.Total.DuplicateBy))
+	}
+	if len(r.Operators) > 0 {
+		var b strings.Builder
+		for i, o := range r.Operators {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %d/%d", o.Operator, o.Admitted, o.Used)
+		}
+		fmt.Fprintf(ew, "operators (admitted/used): %s\n", b.String())
 	}
 	if len(r.Leaderboard) == 0 {
 		fmt.Fprintln(ew, "no admitted models")

@@ -174,6 +174,15 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 		}
 	}
 	r.markdownReasons(ew)
+	if len(r.Operators) > 0 {
+		fmt.Fprint(ew, "\n## Operators\n\nHow the candidates each kind of generator operator made fared (a candidate counts once per kind it used).\n\n")
+		fmt.Fprintln(ew, "| operator | used | trained | admitted | admitted rate | mean acc | best acc |")
+		fmt.Fprintln(ew, "|---|---:|---:|---:|---:|---:|---:|")
+		for _, o := range r.Operators {
+			fmt.Fprintf(ew, "| %s | %d | %d | %d | %s | %s | %s |\n", mdCell(o.Operator), o.Used, o.Trained, o.Admitted,
+				pct(float64(o.Admitted)/float64(max(o.Used, 1)), o.Used), acc(o.Mean, o.Trained), acc(o.Best, o.Trained))
+		}
+	}
 	fmt.Fprint(ew, "\n## Leaderboard\n\n")
 	if len(r.Leaderboard) == 0 {
 		fmt.Fprintln(ew, "No model was admitted to the corpus.")
@@ -217,13 +226,16 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 
 func (r *Report) markdownReasons(w io.Writer) {
 	t := r.Total
-	if len(t.RejectedBy)+len(t.FailedBy) == 0 {
+	if len(t.RejectedBy)+len(t.FailedBy)+len(t.DuplicateBy) == 0 {
 		return
 	}
-	fmt.Fprint(w, "\n## Why candidates were not trained\n\n")
+	fmt.Fprint(w, "\n## Rejections, duplicates and failures by reason\n\n")
 	fmt.Fprintln(w, "| outcome | reason | count |\n|---|---|---:|")
 	for _, c := range sortedCounts(t.RejectedBy) {
 		fmt.Fprintf(w, "| rejected | %s | %d |\n", mdCell(c.k), c.n)
+	}
+	for _, c := range sortedCounts(t.DuplicateBy) {
+		fmt.Fprintf(w, "| duplicate | %s | %d |\n", mdCell(c.k), c.n)
 	}
 	for _, c := range sortedCounts(t.FailedBy) {
 		fmt.Fprintf(w, "| failed | %s | %d |\n", mdCell(c.k), c.n)
