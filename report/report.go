@@ -64,9 +64,9 @@ type CycleStats struct {
 	// DuplicateBy counts duplicates by how they matched (code id,
 	// normalised code, structure).
 	DuplicateBy map[string]int `json:"duplicate_by,omitempty"`
-	Failed     int            `json:"failed"`
-	FailedBy   map[string]int `json:"failed_by,omitempty"`
-	Pruned     int            `json:"pruned"`
+	Failed      int            `json:"failed"`
+	FailedBy    map[string]int `json:"failed_by,omitempty"`
+	Pruned      int            `json:"pruned"`
 	// Trained counts candidates that finished training (done). Pruned
 	// ones were stopped early and are counted apart.
 	Trained  int `json:"trained"`
