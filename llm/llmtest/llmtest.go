@@ -79,6 +79,8 @@ type Server struct {
 	steps    []Step
 	reqs     []Request
 	tokenize func(text string) int
+	ctxLen   int
+	llamaCtx int
 }
 
 // NewServer starts a server that answers the steps in order, one per
@@ -91,6 +93,7 @@ func NewServer(t testing.TB, steps ...Step) *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /tokenize", s.tokenizeHandler)
+	mux.HandleFunc("GET /props", s.props)
 	s.srv = httptest.NewServer(mux)
 	s.Root = s.srv.URL
 	s.URL = s.srv.URL + "/v1"
@@ -165,10 +168,42 @@ func (s *Server) tokenizeHandler(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
 }
 
+// SetContextLength makes GET /v1/models report max_model_len n for Model,
+// as vLLM does.
+func (s *Server) SetContextLength(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ctxLen = n
+}
+
+// SetPropsContext makes GET /props report n_ctx n, as llama.cpp server
+// does (0: /props is 404).
+func (s *Server) SetPropsContext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.llamaCtx = n
+}
+
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{
-		map[string]any{"id": Model, "object": "model", "created": 1700000000, "owned_by": "llmtest"},
-	}})
+	s.mu.Lock()
+	n := s.ctxLen
+	s.mu.Unlock()
+	m := map[string]any{"id": Model, "object": "model", "created": 1700000000, "owned_by": "llmtest"}
+	if n > 0 {
+		m["max_model_len"] = n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []any{m}})
+}
+
+func (s *Server) props(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	n := s.llamaCtx
+	s.mu.Unlock()
+	if n == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"default_generation_settings": map[string]any{"n_ctx": n}, "total_slots": 1})
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
