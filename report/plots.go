@@ -343,6 +343,27 @@ func (r *Report) plotCycles() (*figure, error) {
 	if err := thresholdLine(p, lg, r.Threshold, lo-0.5, top+0.5); err != nil {
 		return nil, err
 	}
+	if len(r.References) == 1 {
+		// One task: the corpus's median and best give the scale.
+		ref := r.References[0]
+		for _, g := range []struct {
+			y    float64
+			name string
+			dash []vg.Length
+		}{
+			{ref.Median, fmt.Sprintf("corpus median %.3f", ref.Median), []vg.Length{vg.Points(6), vg.Points(3)}},
+			{ref.Best, fmt.Sprintf("corpus best %.3f", ref.Best), []vg.Length{vg.Points(1), vg.Points(2)}},
+		} {
+			l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.5, Y: g.y}, {X: top + 0.5, Y: g.y}})
+			if err != nil {
+				return nil, err
+			}
+			l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = colGrey, vg.Points(1.2), g.dash
+			p.Add(l)
+			lg.Add(g.name, l)
+			hi = max(hi, g.y)
+		}
+	}
 	intAxis(&p.X, lo-0.5, top+0.5)
 	accAxis(&p.Y, max(hi, r.Threshold))
 	return &figure{p: p, legend: lg, w: 7.5 * vg.Inch, h: 4.2 * vg.Inch}, nil

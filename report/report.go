@@ -42,6 +42,24 @@ type Report struct {
 	// how the candidates it made fared: the signal an operator policy learns
 	// from. Sorted by admitted, then used.
 	Operators []OperatorStats `json:"operators,omitempty"`
+	// References describe the rest of the corpus (models not from this
+	// loop) on the loop's task, dataset and metric at the epoch count the
+	// loop trained for: what "good" means there. Empty when the store has
+	// no such rows (a fresh workspace on shapes).
+	References []Reference `json:"references,omitempty"`
+}
+
+// Reference summarises the corpus outside the loop for one task, dataset
+// and metric at one epoch (each model's best run).
+type Reference struct {
+	Task    string  `json:"task"`
+	Dataset string  `json:"dataset"`
+	Metric  string  `json:"metric"`
+	Epoch   int     `json:"epoch"`
+	Models  int     `json:"models"`
+	Median  float64 `json:"median_accuracy"`
+	Best    float64 `json:"best_accuracy"`
+	BestNN  string  `json:"best_nn"`
 }
 
 // OperatorStats is how the candidates made with one operator kind fared.
@@ -162,7 +180,65 @@ func Build(ctx context.Context, j store.Journal, loopID string) (*Report, error)
 		return nil, fmt.Errorf("report: read candidates of loop %s: %w", l.ID, err)
 	}
 	r := FromCandidates(l, cs)
+	if c, ok := j.(store.Corpus); ok {
+		if r.References, err = references(ctx, c, r, cs); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// references reads the corpus rows the loop is measured against.
+func references(ctx context.Context, c store.Corpus, r *Report, cs []store.CandidateRow) ([]Reference, error) {
+	epoch := r.MaxEpochs()
+	if epoch == 0 {
+		return nil, nil
+	}
+	mine := map[string]bool{}
+	pipes := map[lemur.Pipeline]bool{}
+	for i := range cs {
+		mine[cs[i].Name] = true
+		p := cs[i].Pipeline
+		p.NN = ""
+		if p.Task != "" && p.Dataset != "" {
+			pipes[p] = true
+		}
+	}
+	var out []Reference
+	for p := range pipes {
+		ref := Reference{Task: p.Task, Dataset: p.Dataset, Metric: p.Metric, Epoch: epoch}
+		var accs []float64
+		seen := map[string]bool{}
+		f := store.Filter{Task: p.Task, Dataset: p.Dataset, Metric: p.Metric, Epoch: epoch, EpochSet: true, BestOnly: true}
+		for rec, err := range c.Stats(ctx, f) {
+			if err != nil {
+				return nil, fmt.Errorf("report: read corpus stats: %w", err)
+			}
+			if mine[rec.NN] || seen[rec.NN] {
+				continue
+			}
+			seen[rec.NN] = true
+			accs = append(accs, rec.Accuracy)
+			if rec.Accuracy > ref.Best || ref.BestNN == "" {
+				ref.Best, ref.BestNN = rec.Accuracy, rec.NN
+			}
+		}
+		if len(accs) == 0 {
+			continue
+		}
+		slices.Sort(accs)
+		ref.Models = len(accs)
+		if n := len(accs); n%2 == 1 {
+			ref.Median = accs[n/2]
+		} else {
+			ref.Median = (accs[n/2-1] + accs[n/2]) / 2
+		}
+		out = append(out, ref)
+	}
+	slices.SortFunc(out, func(a, b Reference) int {
+		return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Metric, b.Metric))
+	})
+	return out, nil
 }
 
 // FromCandidates summarises a loop from its journal rows.

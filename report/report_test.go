@@ -354,3 +354,42 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
+
+func TestReferences(t *testing.T) {
+	ctx := context.Background()
+	ws := openWS(t)
+	putLoop(t, ws.Store, "L1", fixture)
+	cs, err := ws.Store.Candidates(ctx, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(dataset, nn string, epoch int, acc float64) lemur.Record {
+		return lemur.NewRecord(lemur.Pipeline{Task: "img-classification", Dataset: dataset, Metric: "acc", NN: nn}, epoch, acc, nil,
+			lemur.Dict{{Key: "lr", Value: acc}, {Key: "batch", Value: int64(16)}})
+	}
+	recs := []lemur.Record{
+		rec("shapes", "zoo-a", 1, 0.3), rec("shapes", "zoo-b", 1, 0.5), rec("shapes", "zoo-c", 1, 0.6), rec("shapes", "zoo-c", 1, 0.2),
+		rec("shapes", cs[0].Name, 1, 0.99), // the loop's own model: left out
+		rec("shapes", "zoo-d", 2, 0.95),    // another epoch
+		rec("cifar-10", "zoo-e", 1, 0.9),   // another dataset
+	}
+	if _, err := ws.Store.AddStats(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(ctx, ws.Store, "L1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Reference{Task: "img-classification", Dataset: "shapes", Metric: "acc", Epoch: 1, Models: 3, Median: 0.5, Best: 0.6, BestNN: "zoo-c"}
+	if len(r.References) != 1 || r.References[0] != want {
+		t.Fatalf("references %+v, want %+v", r.References, want)
+	}
+	var b bytes.Buffer
+	r.Text(&b)
+	if !strings.Contains(b.String(), "corpus outside this loop, shapes/acc at epoch 1: 3 models, median 0.5000, best 0.6000 (zoo-c)") {
+		t.Errorf("text misses the reference:\n%s", b.String())
+	}
+	if err := r.Write(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,6 +22,10 @@ func (r *Report) Text(w io.Writer) error {
 	if len(r.Tasks) > 0 || len(r.Generators) > 0 {
 		fmt.Fprintf(ew, "task %s; generator %s\n", orDash(strings.Join(r.Tasks, ", ")), orDash(strings.Join(r.Generators, ", ")))
 	}
+	for _, ref := range r.References {
+		fmt.Fprintf(ew, "corpus outside this loop, %s/%s at epoch %d: %d models, median %.4f, best %.4f (%s)\n",
+			ref.Dataset, ref.Metric, ref.Epoch, ref.Models, ref.Median, ref.Best, ref.BestNN)
+	}
 	if len(r.Cycles) == 0 {
 		fmt.Fprintln(ew, "no candidates yet")
 		return ew.err

@@ -163,6 +163,15 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 	for _, row := range rows {
 		fmt.Fprintf(ew, "| %s | %s |\n", row[0], row[1])
 	}
+	if len(r.References) > 0 {
+		fmt.Fprint(ew, "\nThe rest of the corpus on the same task (each model's best run at the same epoch, this loop's models left out):\n\n")
+		fmt.Fprintln(ew, "| task | dataset | metric | epoch | models | median | best | best model |")
+		fmt.Fprintln(ew, "|---|---|---|---:|---:|---:|---:|---|")
+		for _, ref := range r.References {
+			fmt.Fprintf(ew, "| %s | %s | %s | %d | %d | %.4f | %.4f | `%s` |\n", ref.Task, ref.Dataset, ref.Metric, ref.Epoch,
+				ref.Models, ref.Median, ref.Best, ref.BestNN)
+		}
+	}
 	if len(r.Cycles) > 0 {
 		fmt.Fprint(ew, "\n## Per cycle\n\n")
 		fmt.Fprintln(ew, "| cycle | generated | rejected | duplicates | failed | pruned | trained | admitted | valid rate | mean acc | best acc | train time |")
