@@ -258,7 +258,7 @@ func (x *extraction) visit(k stmtKey) []stmtKey {
 			case tDef:
 				need(t, !im.InFunction)
 			case tExternal:
-				x.addExt(t.ext) // only to reserve its preferred name
+				// kept inline by importText
 			case tModule:
 				x.addUnresolved(m, it.Bound(im.From), im.Line, "repository module "+t.module+" imported as a value: imported from the installed package")
 			default:
@@ -320,10 +320,10 @@ func extImport(e extRef, subs []string, local string) []string {
 			return []string{"from " + e.Module + " import " + e.Attr}
 		}
 		return []string{"from " + e.Module + " import " + e.Attr + " as " + local}
-	case len(subs) > 0 || !strings.Contains(e.Module, "."):
+	case len(subs) > 0:
+		first, _, _ := strings.Cut(e.Module, ".")
 		var lines []string
-		if local == e.Module {
-			lines = append(lines, "import "+e.Module)
+		if local == first {
 			for _, s := range subs {
 				lines = append(lines, "import "+s)
 			}
@@ -334,6 +334,8 @@ func extImport(e extRef, subs []string, local string) []string {
 			lines = append(lines, "__import__("+strconv.Quote(s)+")")
 		}
 		return lines
+	case local == e.Module:
+		return []string{"import " + e.Module}
 	default:
 		return []string{"import " + e.Module + " as " + local}
 	}

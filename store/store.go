@@ -19,6 +19,7 @@ type Store interface {
 	Dedup
 	Journal
 	HPO
+	RAG
 	Close() error
 }
 

@@ -22,6 +22,7 @@ folder or .tar.gz) and default to ../shared/lemur/lemur-stat-dev.tar.gz.`,
 		newBenchImportCmd(g),
 		newBenchPredictCmd(g),
 		newBenchPruneCmd(g),
+		newBenchRAGCmd(g),
 	)
 	return cmd
 }

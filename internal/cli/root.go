@@ -116,6 +116,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newPromptsCmd(g),
 		newGateCmd(g),
 		newHPOCmd(g),
+		newRAGCmd(g),
 	)
 	return root
 }

@@ -32,6 +32,7 @@ def main():
         from . import probe
 
         probe.run(spec, ch)
+    elif kind == "blockprobe": from . import blockprobe; blockprobe.run(spec, ch)  # NN-RAG (rag, runner/blockprobe.go)
     elif kind == "prepare":
         from . import prepare
 

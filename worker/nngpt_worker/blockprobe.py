@@ -503,3 +503,58 @@ def _describe(out, torch):
     if isinstance(out, dict):
         return "dict of %d" % len(out)
     return type(out).__name__
+
+
+def run(spec, ch):
+    """The ``blockprobe`` job: level 1 executes the file as a module in this
+    fresh interpreter; level 2 builds spec["class"] and runs it forward."""
+    from . import classify
+
+    stage = "parse"
+    try:
+        _run(spec, ch)
+    except classify.Failure as f:
+        ch.emit("error", stage="probe", kind=f.kind, message=f.message, traceback="")
+    except BaseException as e:
+        ch.emit("error", stage="probe", kind=classify.kind_of(e, "contract"),
+                message="%s: %s" % (type(e).__name__, e), traceback=classify.tail(e))
+
+
+def _run(spec, ch):
+    import importlib.util
+    import sys
+
+    from .classify import Failure
+
+    path = spec["model"]["path"]
+    with open(path, encoding="utf-8") as fh:
+        src = fh.read()
+    try:
+        code = compile(src, path, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise Failure("syntax", "line %s col %s: %s" % (e.lineno, e.offset, e.msg))
+    ch.emit("stage", stage="parse")
+    mspec = importlib.util.spec_from_file_location("nngpt_block", path)
+    mod = importlib.util.module_from_spec(mspec)
+    sys.modules["nngpt_block"] = mod
+    exec(code, mod.__dict__)
+    import torch.nn as nn
+
+    modules = sorted(k for k, v in vars(mod).items()
+                     if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == "nngpt_block")
+    ch.emit("stage", stage="module", modules=modules)
+    cls_name = spec.get("class")
+    if int(spec.get("level") or 1) < 2 or not cls_name:
+        ch.emit("done", level=1, modules=modules)
+        return
+    import torch
+
+    torch.set_num_threads(1)
+    res = probe(mod, cls_name, float(spec.get("budget") or 60))
+    if res["build"]:
+        ch.emit("stage", stage="build", kwargs=res["kwargs"])
+    info = {"input": res["input"], "output": res["output"], "errors": res["errors"][-8:]}
+    reason = "" if res["forward"] else ("could not build %s: " % cls_name if not res["build"] else "forward failed: ") + \
+        " | ".join(e[:300] for e in res["errors"][-4:])
+    ch.emit("done", level=2 if res["forward"] else 1, forward=res["forward"], info=info,
+            output=res["output"], reason=reason[:2000])
