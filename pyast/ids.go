@@ -147,11 +147,17 @@ func (w *tokenWriter) tok(s string) {
 	w.tokens++
 }
 
-func (w *tokenWriter) name(s string) {
-	c, ok := w.canon[s]
+func (w *tokenWriter) bytes(b []byte) {
+	w.buf = append(w.buf, b...)
+	w.buf = append(w.buf, 0x1f)
+	w.tokens++
+}
+
+func (w *tokenWriter) name(s []byte) {
+	c, ok := w.canon[string(s)] // no allocation for the lookup
 	if !ok {
 		c = "v" + strconv.Itoa(len(w.canon))
-		w.canon[s] = c
+		w.canon[string(s)] = c
 	}
 	w.tok(c)
 }
@@ -198,13 +204,13 @@ func (t *Tree) emit(w *tokenWriter, id NodeID) {
 		return
 	case "identifier":
 		if w.rn != nil {
-			txt := t.Text(id)
+			txt := t.Src[n.Start:n.End]
 			isAttr := n.Field == "attribute" && t.Kind(n.Parent) == "attribute"
 			inImportPath := t.Kind(n.Parent) == "dotted_name"
 			isKw := n.Field == "name" && t.Kind(n.Parent) == "keyword_argument"
 			switch {
 			case isKw, inImportPath:
-			case isAttr && w.rn.attrs[txt], !isAttr && w.rn.idents[txt]:
+			case isAttr && w.rn.attrs[string(txt)], !isAttr && w.rn.idents[string(txt)]:
 				w.name(txt)
 				return
 			}
@@ -225,7 +231,7 @@ func (t *Tree) emit(w *tokenWriter, id NodeID) {
 			}
 		}
 		if n.End > n.Start {
-			w.tok(t.Text(id))
+			w.bytes(t.Src[n.Start:n.End])
 		}
 		return
 	}
