@@ -79,6 +79,11 @@ type Response struct {
 	Usage        Usage         `json:"usage"`
 	Attempts     int           `json:"attempts"` // 1 when no retry was needed
 	Duration     time.Duration `json:"duration"` // all attempts and waits included
+	// PromptCut is set when the server counted far fewer prompt tokens
+	// than the prompt has (under half the conservative estimate): the
+	// server probably cut the prompt to its own context (Ollama does so
+	// silently at num_ctx), so the model saw only part of it.
+	PromptCut bool `json:"prompt_cut,omitempty"`
 }
 
 // Truncated reports whether the server stopped because the reply hit its

@@ -228,8 +228,14 @@ func (o *OpenAI) Chat(ctx context.Context, req Request) (*Response, error) {
 		if aerr == nil {
 			resp.Attempts = attempt
 			resp.Duration = time.Since(start)
+			est := estimateUsage(req.Messages, resp.Content)
 			if resp.Usage == (Usage{}) {
-				resp.Usage = estimateUsage(req.Messages, resp.Content)
+				resp.Usage = est
+			} else if resp.Usage.PromptTokens > 0 && resp.Usage.PromptTokens*2 < est.PromptTokens {
+				resp.PromptCut = true
+				o.log.Warn("the server counted far fewer prompt tokens than the prompt has: it probably cut the prompt to a shorter context",
+					"server_prompt_tokens", resp.Usage.PromptTokens, "estimated", est.PromptTokens,
+					"hint", "raise the server's context (Ollama: OLLAMA_CONTEXT_LENGTH or num_ctx; llama.cpp: -c) and set llm.context_length to it")
 			}
 			return resp, nil
 		}

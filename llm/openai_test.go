@@ -333,3 +333,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPromptCutIsFlagged(t *testing.T) {
+	long := strings.Repeat("conv bn relu ", 2000) // ~8700 tokens estimated
+	srv := llmtest.NewServer(t,
+		llmtest.Answer("ok", llmtest.ReplyOptions{Usage: &llmtest.Usage{PromptTokens: 2048, CompletionTokens: 1, TotalTokens: 2049}}),
+		llmtest.Reply("ok"))
+	c, _ := newClient(t, srv, nil)
+	for i, want := range []bool{true, false} {
+		resp, err := c.Chat(context.Background(), llm.Request{Messages: userMsg(long)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.PromptCut != want {
+			t.Errorf("call %d: prompt cut %v, want %v (usage %+v)", i, resp.PromptCut, want, resp.Usage)
+		}
+	}
+}
