@@ -541,3 +541,25 @@ func WriteHPOJSON(w io.Writer, r *HPOResult) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
+
+// WriteHPOPipelines prints each pipeline's regret at every budget.
+func WriteHPOPipelines(w io.Writer, r *HPOResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hdr := []string{"pipeline", "epoch", "trials"}
+	for _, m := range r.Methods {
+		hdr = append(hdr, m.Name)
+	}
+	fmt.Fprintln(tw, strings.Join(hdr, "\t"))
+	for _, p := range r.PerPipeline {
+		row := []string{p.Pipeline, fmt.Sprint(p.Epoch), fmt.Sprint(p.Trials)}
+		for _, m := range r.Methods {
+			var vs []string
+			for _, v := range p.Regret[m.Name] {
+				vs = append(vs, fmt.Sprintf("%.2f", v))
+			}
+			row = append(row, strings.Join(vs, " "))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}

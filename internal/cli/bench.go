@@ -23,6 +23,7 @@ folder or .tar.gz) and default to ../shared/lemur/lemur-stat-dev.tar.gz.`,
 		newBenchPredictCmd(g),
 		newBenchPruneCmd(g),
 		newBenchRAGCmd(g),
+		newBenchHPOCmd(g),
 	)
 	return cmd
 }
