@@ -2,10 +2,14 @@ package predict_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nngpt/nngpt/predict"
+	"github.com/nngpt/nngpt/predict/predicttest"
+	"github.com/nngpt/nngpt/store"
+	"github.com/nngpt/nngpt/store/sqlite"
 )
 
 func TestBoardRanks(t *testing.T) {
@@ -140,5 +144,48 @@ func TestStagesSharpenLaterPredictions(t *testing.T) {
 	}
 	if _, err := predict.Train(context.Background(), train, nil, predict.Options{Stages: []int{2}}); err == nil {
 		t.Error("stage 2 with K 2 accepted")
+	}
+}
+
+func TestOpenPrunerNeedsAPredictor(t *testing.T) {
+	if _, err := predict.OpenPruner(context.Background(), t.TempDir(), nil, predict.DefaultPolicy()); err != predict.ErrNoPredictor {
+		t.Errorf("error %v, want ErrNoPredictor", err)
+	}
+}
+
+func TestOpenPrunerFromWorkspace(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "nngpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs := predicttest.Records(20, 8, 4)
+	if _, err := st.AddStats(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	runs, _, code, err := predict.FromStore(ctx, st, store.Filter{})
+	if err != nil || len(runs) != 320 {
+		t.Fatalf("FromStore: %d runs, %v", len(runs), err)
+	}
+	m, err := predict.Train(ctx, runs, code, predict.Options{Trees: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := predict.Save(dir, m, runs); err != nil {
+		t.Fatal(err)
+	}
+	p, err := predict.OpenPruner(ctx, dir, st, predict.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := p.Board.Len("img-classification", "cifar-10"); n != 160 {
+		t.Errorf("board holds %d cifar-10 runs, want 160", n)
+	}
+	d, err := p.Decide(ctx, predict.RunState{Task: "img-classification", Dataset: "cifar-10", Metric: "acc",
+		Prm: runs[0].Prm, Acc: []float64{0.1, 0.1}, MaxEpoch: 10})
+	if err != nil || !d.Stop {
+		t.Errorf("a run stuck at chance was not stopped: %+v, %v", d, err)
 	}
 }

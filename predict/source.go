@@ -36,3 +36,22 @@ func FromStore(ctx context.Context, st store.Store, f store.Filter) ([]Run, Buil
 	}
 	return runs, bs, code, nil
 }
+
+// OpenPruner is the pruner a runner or loop uses in a workspace: the newest
+// predictor under wsDir (ErrNoPredictor when there is none: run without
+// early stopping then) and a board of every run in the store.
+func OpenPruner(ctx context.Context, wsDir string, st store.Store, pol Policy) (*Pruner, error) {
+	dir, err := Latest(wsDir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	board, err := BoardFromRecords(st.Stats(ctx, store.Filter{}))
+	if err != nil {
+		return nil, err
+	}
+	return NewPruner(m, pol, board)
+}
