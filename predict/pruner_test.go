@@ -6,11 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/predict"
 	"github.com/nngpt/nngpt/predict/predicttest"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/store/sqlite"
 )
+
+func lemurPipeline() lemur.Pipeline {
+	return lemur.Pipeline{Task: "img-classification", Dataset: "cifar-10", Metric: "acc", NN: "evolve-x"}
+}
 
 func TestBoardRanks(t *testing.T) {
 	b := predict.NewBoard()
@@ -187,5 +192,21 @@ func TestOpenPrunerFromWorkspace(t *testing.T) {
 		Prm: runs[0].Prm, Acc: []float64{0.1, 0.1}, MaxEpoch: 10})
 	if err != nil || !d.Stop {
 		t.Errorf("a run stuck at chance was not stopped: %+v, %v", d, err)
+	}
+}
+
+func TestCandidateState(t *testing.T) {
+	row := &store.CandidateRow{Name: "evolve-x", Pipeline: lemurPipeline(), Epochs: []float64{0.2}, Durations: []int64{2e9}}
+	for _, tc := range []struct {
+		row  *store.CandidateRow
+		want []float64
+	}{
+		{row, []float64{0.2, 0.3}},
+		{&store.CandidateRow{Name: "evolve-x", Pipeline: lemurPipeline(), Epochs: []float64{0.2, 0.3}}, []float64{0.2, 0.3}},
+	} {
+		s := predict.CandidateState(tc.row, 2, 0.3, 10, nil)
+		if len(s.Acc) != 2 || s.Acc[0] != tc.want[0] || s.Acc[1] != tc.want[1] || s.Dataset != "cifar-10" || s.MaxEpoch != 10 {
+			t.Errorf("state %+v, want accuracies %v", s, tc.want)
+		}
 	}
 }

@@ -55,3 +55,17 @@ func OpenPruner(ctx context.Context, wsDir string, st store.Store, pol Policy) (
 	}
 	return NewPruner(m, pol, board)
 }
+
+// CandidateState is the state of a loop candidate after epoch (1-based)
+// with accuracy acc, for Pruner.Decide; row.Epochs may or may not hold that
+// epoch yet (the loop appends it when the event arrives).
+func CandidateState(row *store.CandidateRow, epoch int, acc float64, maxEpoch int, code CodeFeatures) RunState {
+	accs := append([]float64(nil), row.Epochs[:min(len(row.Epochs), epoch-1)]...)
+	accs = append(accs, acc)
+	var durs []float64
+	for _, d := range row.Durations[:min(len(row.Durations), len(accs))] {
+		durs = append(durs, float64(d)/1e9)
+	}
+	return RunState{Task: row.Pipeline.Task, Dataset: row.Pipeline.Dataset, Metric: row.Pipeline.Metric,
+		NN: row.Name, Prm: row.Prm, Acc: accs, Dur: durs, MaxEpoch: maxEpoch, Code: code}
+}
