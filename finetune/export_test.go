@@ -26,7 +26,7 @@ type run struct {
 
 // corpus fills a temp workspace through the store API: every model in
 // codes gets an nn row; runs become stat rows.
-func corpus(t *testing.T, codes map[string]string, runs []run) store.Store {
+func corpus(t testing.TB, codes map[string]string, runs []run) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	ws, err := workspace.Open(ctx, t.TempDir())
