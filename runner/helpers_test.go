@@ -80,12 +80,16 @@ func tinyShapes(t testing.TB, n, nt int) *Dataset {
 	return d
 }
 
-func newTestLocal(t testing.TB, sb *Sandbox, lim Limits) *Local {
+func newTestLocal(t testing.TB, sb *Sandbox, lim Limits, slots ...int) *Local {
 	t.Helper()
 	py, _ := needTorch(t)
 	scr := filepath.Join(testCache, "scratch")
 	_ = os.MkdirAll(scr, 0o755)
-	l, err := NewLocal(context.Background(), LocalConfig{Python: py, Sandbox: sb, CacheDir: testCache, ScratchRoot: scr, Limits: lim})
+	cfg := LocalConfig{Python: py, Sandbox: sb, CacheDir: testCache, ScratchRoot: scr, Limits: lim}
+	if len(slots) > 0 {
+		cfg.Slots, cfg.Threads = slots[0], 1
+	}
+	l, err := NewLocal(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

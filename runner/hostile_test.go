@@ -149,9 +149,9 @@ func TestHostile(t *testing.T) {
 
 	lim := Limits{
 		Memory: 3 << 30, Processes: 64, Output: 1 << 20,
-		StartTimeout: 90 * time.Second, StageTimeout: 4 * time.Second, EpochTimeout: 30 * time.Second,
+		StartTimeout: 120 * time.Second, StageTimeout: 6 * time.Second, EpochTimeout: 60 * time.Second,
 	}
-	l := newTestLocal(t, sb, lim)
+	l := newTestLocal(t, sb, lim, 2)
 	scratchRoot := filepath.Join(testCache, "scratch")
 
 	cases := []struct {
