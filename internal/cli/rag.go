@@ -252,7 +252,11 @@ func newRAGListCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tLEVEL\tLINES\tFILES\tREPOSITORY")
 			for _, b := range bs {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", b.Name, b.Level, strings.Count(b.Code, "\n"), len(b.Paths), filepath.Base(b.Repo))
+				lvl := fmt.Sprint(b.Level)
+				if b.Level < 0 {
+					lvl = "-" // not validated
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", b.Name, lvl, strings.Count(b.Code, "\n"), len(b.Paths), filepath.Base(b.Repo))
 			}
 			return tw.Flush()
 		},
