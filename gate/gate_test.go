@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,5 +364,27 @@ func TestZoo(t *testing.T) {
 		if f := v.Analysis.Features; f.Family == pyast.FamilyUnknown || f.Params <= 0 {
 			t.Errorf("%s: family %s, params %v", v.Name, f.Family, f.Params)
 		}
+	}
+}
+
+func TestConcurrentCopies(t *testing.T) {
+	// Eight goroutines check the same model at once: exactly one wins.
+	g, _ := New(DefaultConfig(), nil, nil)
+	results := make(chan Verdict, 8)
+	for i := range 8 {
+		go func() {
+			v, err := g.Check(context.Background(), Candidate{Name: fmt.Sprint("copy", i), Code: cnn})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- v
+		}()
+	}
+	counts := Counts{}
+	for range 8 {
+		counts.Add(<-results)
+	}
+	if counts.Accepted() != 1 || counts[ReasonDuplicateCode] != 7 {
+		t.Fatalf("counts %s", counts)
 	}
 }
