@@ -115,6 +115,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newFinetuneCmd(g),
 		newPromptsCmd(g),
 		newGateCmd(g),
+		newGenerateCmd(g),
 		newHPOCmd(g),
 		newRAGCmd(g),
 	)

@@ -12,17 +12,15 @@ import (
 // and resolution effect is known: it maps (cin, H, W) to
 // (cout, H/2^halvings, W/2^halvings).
 type segment struct {
-	s                 seq
-	from, to          int // elements [from, to)
-	first, last       int // the first and the last conv
-	halvings          int
-	cin, cout         pyast.Arg
-	trailingBN        []pyast.Arg // BatchNorms of the last conv's output
-	start, end        uint        // byte range of the elements
-	selfContained     bool        // no names but nn/torch/F inside, apart from cin and cout
-	convs             int
-	text              string
-	firstIn, lastOuts []*pyast.Node
+	s             seq
+	from, to      int // elements [from, to)
+	first, last   int // the first and the last conv
+	halvings      int
+	cin, cout     pyast.Arg
+	trailingBN    []pyast.Arg // BatchNorms of the last conv's output
+	start, end    uint        // byte range of the elements
+	selfContained bool        // no names but nn/torch/F inside, apart from cin and cout
+	convs         int
 }
 
 // halving returns how many times an element halves the resolution, or -1
@@ -182,7 +180,7 @@ func crossover(a, b *model, rng *rand.Rand) (string, string, error) {
 	var pairs []pair
 	for _, x := range segA {
 		for _, y := range donors {
-			if x.halvings == y.halvings && (x.convs > 1 || y.convs > 1) {
+			if x.halvings == y.halvings && (x.convs > 1 || y.convs > 1) && !a.readsPrmIn(x.s, x.from, x.to) {
 				pairs = append(pairs, pair{x, y})
 			}
 		}

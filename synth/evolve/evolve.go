@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/nngpt/nngpt/lemur"
-	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/synth"
 )
 
@@ -215,6 +214,11 @@ func (g *Generator) attempt(pool []parsedParent, pol *Policy, rng *rand.Rand, se
 			log.Warn("evolve: operator produced unparsable code", "op", op, "parent", p.Name, "err", err)
 			return nil
 		}
+		if err := contractKept(m, p.m); err != nil {
+			log.Debug("evolve: operator broke the contract", "op", op, "parent", p.Name, "err", err)
+			m.close()
+			return nil
+		}
 		owned = append(owned, m)
 		cur, code = m, next
 		ops = append(ops, op+":"+detail)
@@ -250,7 +254,7 @@ type seenSet struct{ ids map[string]string }
 func newSeenSet() *seenSet { return &seenSet{ids: map[string]string{}} }
 
 func keys(m *model) []string {
-	ids := m.f.Tree().ComputeIDs()
+	ids := m.analysis().IDs
 	return []string{"c:" + ids.Code, "s:" + ids.Structure}
 }
 
@@ -272,4 +276,21 @@ func (s *seenSet) dup(m *model) string {
 }
 
 var _ synth.Generator = (*Generator)(nil)
-var _ = pyast.Parse
+
+// contractKept checks what an operator must never break and the gate would
+// reject: the LEMUR contract and NNGPT's rule that every declared
+// hyperparameter is read. Operators avoid both by construction; this is
+// the net under them, so evolve never hands on a candidate it broke. A
+// problem the parent already had is not the operator's doing.
+func contractKept(m, parent *model) error {
+	a, pa := m.analysis(), parent.analysis()
+	switch {
+	case len(a.Syntax) > 0:
+		return fmt.Errorf("syntax: %v", a.Syntax[0])
+	case !a.Contract.OK() && pa.Contract.OK():
+		return fmt.Errorf("contract: %v", a.Contract.Problems[0])
+	case len(a.Hparams.Dynamic) == 0 && len(a.Hparams.Unused) > len(pa.Hparams.Unused):
+		return fmt.Errorf("declared but unused hyperparameters %v", a.Hparams.Unused)
+	}
+	return nil
+}

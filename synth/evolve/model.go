@@ -21,6 +21,15 @@ type model struct {
 	nn string
 	// classes are the module-level class names (custom blocks).
 	classes map[string]bool
+	an      *pyast.Analysis // lazily, see analysis
+}
+
+// analysis is pyast's static analysis of the model, computed once.
+func (m *model) analysis() *pyast.Analysis {
+	if m.an == nil {
+		m.an = pyast.AnalyzeFile(m.f)
+	}
+	return m.an
 }
 
 func parseModel(code string) (*model, error) {
@@ -266,4 +275,21 @@ func (m *model) activationIn(s seq, from, to int) string {
 		}
 	}
 	return m.nn + "ReLU()"
+}
+
+// readsPrm reports whether n reads the hyperparameters (prm[...], a
+// variable holding one is not seen): removing it could leave a declared
+// hyperparameter unused, which the gate rejects.
+func (m *model) readsPrm(n *pyast.Node) bool {
+	return strings.Contains(m.text(n), "prm")
+}
+
+// readsPrmIn is readsPrm over elements [from, to) of s.
+func (m *model) readsPrmIn(s seq, from, to int) bool {
+	for k := from; k < to; k++ {
+		if m.readsPrm(s.elems[k].node) {
+			return true
+		}
+	}
+	return false
 }

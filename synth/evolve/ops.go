@@ -368,7 +368,7 @@ func mutateDropout(m *model, rng *rand.Rand) (string, string, error) {
 				continue
 			}
 			if dropouts[e.layer] {
-				if len(s.elems) > 1 {
+				if len(s.elems) > 1 && !m.readsPrm(e.node) {
 					sites = append(sites, site{"remove", s, i, nil})
 				}
 				if a, ok := e.call.Arg(0, "p"); ok && a.Value.Kind() == "float" {
@@ -424,7 +424,7 @@ func mutateBatchNorm(m *model, rng *rand.Rand) (string, string, error) {
 					}
 				}
 				sites = append(sites, site{true, s, i, m.text(cv.out.Value)})
-			} else if _, ok := bnArg(e); ok && len(s.elems) > 1 {
+			} else if _, ok := bnArg(e); ok && len(s.elems) > 1 && !m.readsPrm(e.node) {
 				sites = append(sites, site{false, s, i, ""})
 			}
 		}
@@ -465,7 +465,7 @@ func mutateConv(m *model, rng *rand.Rand) (string, string, error) {
 			if m.nn != "" && !cv.grouped {
 				sites = append(sites, site{true, s, i, end, m.text(cv.out.Value)})
 			}
-			if m.shapeKeeping(cv) && !cv.grouped && convCount(m, s) > 1 {
+			if m.shapeKeeping(cv) && !cv.grouped && convCount(m, s) > 1 && !m.readsPrmIn(s, i, end) {
 				sites = append(sites, site{false, s, i, end, ""})
 			}
 		}
