@@ -286,7 +286,11 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 		return nil, fmt.Errorf("prepare dataset %s: %w\n%s", spec.Name, err, tailLines(p.log.String(), 20))
 	case ev.T == "error":
 		if ev.Kind == string(FailData) {
-			return nil, fmt.Errorf("prepare dataset: %s", ev.Message)
+			msg := ev.Message
+			if len(l.mounts) > 1 {
+				msg = strings.ReplaceAll(msg, sb.inside(l.mounts[1]), l.mounts[1].Host)
+			}
+			return nil, fmt.Errorf("prepare dataset: %s", msg)
 		}
 		return nil, fmt.Errorf("prepare dataset %s: %s: %s\n%s", spec.Name, ev.Kind, ev.Message, ev.Traceback)
 	case ev.T != "done":

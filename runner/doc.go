@@ -18,6 +18,24 @@
 // Decision (Continue or Stop) reaches the worker before the next epoch
 // begins. Run.Stop asks for the same from outside, asynchronously.
 //
+// # Worker protocol
+//
+// The coordinator starts `python3 -B -m nngpt_worker` (the package is
+// embedded in the binary, see package worker) with the event pipe as fd 3,
+// stdin as a pipe, stdout and stderr into one capped log. It writes one JSON
+// job spec line on stdin: {"kind": "train"|"probe"|"prepare", "nonce": ...,
+// "limits": {...}, ...kind-specific fields}. The worker answers with JSON
+// lines on its event descriptor, each {"t": type, "seq": n, "nonce": ...}:
+//
+//	stage  {"stage": "start"|"parse"|"contract"|"build"|"forward"|"params", ...details}
+//	epoch  {"epoch": n, "train_loss", "train_seconds", "eval_seconds", "samples", "samples_per_sec", "pred": "pred-n.npy"}
+//	done   {"stopped": bool} (train), {"meta": ...} (prepare), {"level", "forward", ...} (probe)
+//	error  {"stage", "kind", "message", "traceback"}
+//
+// After every epoch but the last, a train worker reads one line from stdin:
+// "continue" or "stop" (end of input counts as stop). New job kinds add a
+// branch in nngpt_worker/__main__.py and a driver here; the envelope stays.
+//
 // # Threat model
 //
 // A model file is hostile until proven otherwise. It runs inside the worker

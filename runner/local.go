@@ -101,7 +101,8 @@ func (l *Local) Threads() int { return l.threads }
 // Slots is how many runs go at once.
 func (l *Local) Slots() int { return cap(l.slots) }
 
-var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,199}$|^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+// reName: a safe file stem (LEMUR's own names have no '_'; `nngpt check --record` enforces that).
+var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 
 // Submit starts job when a slot is free.
 func (l *Local) Submit(ctx context.Context, job Job) (Run, error) {
