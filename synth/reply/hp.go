@@ -50,7 +50,7 @@ func extractHP(text string, r *Result) {
 			}
 			continue
 		}
-		hp, tr, err := hpValues(obj)
+		hp, tr, dropped, err := hpValues(obj)
 		if err != nil {
 			if lastErr == nil {
 				lastErr = err
@@ -59,6 +59,9 @@ func extractHP(text string, r *Result) {
 			continue
 		}
 		r.HP, r.HPRaw, r.HPSource, r.HPRepaired = hp, strings.TrimSpace(c.raw), c.src, repaired
+		for _, d := range dropped {
+			r.note("hyperparameter dropped: %s", d)
+		}
 		if repaired {
 			r.note("hyperparameter JSON repaired (quotes, trailing commas or Python literals)")
 		}
@@ -288,12 +291,17 @@ func fixNumber(t string) string {
 	return t
 }
 
+// coreHP are the keys whose value must be a number: a model cannot train
+// without them. Other keys with a non-numeric value (an "optimizer":
+// "SGD" the model does not read from prm) are dropped with a note.
+var coreHP = map[string]bool{"lr": true, "momentum": true, "dropout": true, "batch": true, "batch_size": true, "epoch": true, "epochs": true}
+
 // hpValues checks the object's values: numbers (numeric strings accepted),
 // "batch" and "epoch" integers, every other key a float in [0, 1] as LEMUR
-// samples them, lr above zero. A "transform" string is returned apart.
-func hpValues(obj map[string]any) (map[string]float64, string, error) {
-	hp := make(map[string]float64, len(obj))
-	tr := ""
+// samples them, lr above zero. A "transform" string is returned apart;
+// dropped lists the non-numeric extra keys left out.
+func hpValues(obj map[string]any) (hp map[string]float64, tr string, dropped []string, err error) {
+	hp = make(map[string]float64, len(obj))
 	keys := make([]string, 0, len(obj))
 	for k := range obj {
 		keys = append(keys, k)
@@ -307,51 +315,57 @@ func hpValues(obj map[string]any) (map[string]float64, string, error) {
 				tr = s
 				continue
 			}
-			return nil, "", fmt.Errorf("\"transform\" is %v, want a transform name", v)
+			return nil, "", nil, fmt.Errorf("\"transform\" is %v, want a transform name", v)
 		}
 		var f float64
+		var nerr error
 		switch x := v.(type) {
 		case json.Number:
-			var err error
-			if f, err = x.Float64(); err != nil {
-				return nil, "", fmt.Errorf("%q = %s is not a number", key, x)
+			if f, nerr = x.Float64(); nerr != nil {
+				nerr = fmt.Errorf("%q = %s is not a number", key, x)
 			}
 		case string:
-			var err error
-			if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
-				return nil, "", fmt.Errorf("%q = %q is not a number", key, clip(x, 40))
+			if f, nerr = strconv.ParseFloat(strings.TrimSpace(x), 64); nerr != nil {
+				nerr = fmt.Errorf("%q = %q is not a number", key, clip(x, 40))
 			}
 		default:
-			return nil, "", fmt.Errorf("%q = %v is not a number", key, clip(fmt.Sprint(v), 40))
+			nerr = fmt.Errorf("%q = %v is not a number", key, clip(fmt.Sprint(v), 40))
+		}
+		if nerr != nil {
+			if coreHP[key] || key == "" {
+				return nil, "", nil, nerr
+			}
+			dropped = append(dropped, nerr.Error())
+			continue
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, "", fmt.Errorf("%q = %v is not finite", key, f)
+			return nil, "", nil, fmt.Errorf("%q = %v is not finite", key, f)
 		}
 		switch key {
 		case "":
-			return nil, "", fmt.Errorf("empty key")
+			return nil, "", nil, fmt.Errorf("empty key")
 		case "batch", "batch_size":
 			if f < 1 || f > 65536 || f != math.Trunc(f) || int64(f)&(int64(f)-1) != 0 {
-				return nil, "", fmt.Errorf("%q = %v: want a power of two", key, f)
+				return nil, "", nil, fmt.Errorf("%q = %v: want a power of two", key, f)
 			}
 			key = "batch"
 		case "epoch", "epochs":
 			if f < 1 || f != math.Trunc(f) {
-				return nil, "", fmt.Errorf("%q = %v: want a positive integer", key, f)
+				return nil, "", nil, fmt.Errorf("%q = %v: want a positive integer", key, f)
 			}
 			key = "epoch"
 		default:
 			if f < 0 || f > 1 {
-				return nil, "", fmt.Errorf("%q = %v is outside [0, 1], LEMUR's range for hyperparameters", key, f)
+				return nil, "", nil, fmt.Errorf("%q = %v is outside [0, 1], LEMUR's range for hyperparameters", key, f)
 			}
 			if key == "lr" && f == 0 {
-				return nil, "", fmt.Errorf("\"lr\" = 0: the model would not learn")
+				return nil, "", nil, fmt.Errorf("\"lr\" = 0: the model would not learn")
 			}
 		}
 		hp[key] = f
 	}
 	if len(hp) == 0 {
-		return nil, "", fmt.Errorf("the object has no hyperparameters")
+		return nil, "", nil, fmt.Errorf("the object has no numeric hyperparameters")
 	}
-	return hp, tr, nil
+	return hp, tr, dropped, nil
 }

@@ -76,5 +76,21 @@ func cleanName(s string) string {
 		s = s[i+1:]
 	}
 	s = strings.Trim(s, " \t\n`'\".,;")
-	return strings.ToLower(s)
+	s = strings.ToLower(s)
+	if !ValidTransform(s) {
+		// norm32, norm-32-flip, "complex 64": the right parts, other glue.
+		if m := looseName.FindStringSubmatch(s); m != nil {
+			fixed := m[1]
+			if m[2] != "" {
+				fixed += "_" + m[2]
+			}
+			if m[3] != "" {
+				fixed += "_flip"
+			}
+			return fixed
+		}
+	}
+	return s
 }
+
+var looseName = regexp.MustCompile(`^(echo|norm|complex)[ _-]?(32|64|128|256|299|512)?(?:[ _-]?(flip))?$`)
