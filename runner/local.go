@@ -279,7 +279,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	if job.KeepScratch {
 		res.Scratch = scratch
 	} else {
-		defer os.RemoveAll(scratch)
+		defer removeAll(scratch)
 	}
 	for _, d := range []string{filepath.Join(scratch, "tmp")} {
 		if err := os.Mkdir(d, 0o700); err != nil {

@@ -77,7 +77,7 @@ func (l *Local) Probe(ctx context.Context, job ProbeJob) (*ProbeResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scratch: %w", err)
 	}
-	defer os.RemoveAll(scratch)
+	defer removeAll(scratch)
 	if err := os.Mkdir(filepath.Join(scratch, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
