@@ -132,14 +132,14 @@ var allowedNames = map[string]bool{"nn": true, "torch": true, "F": true, "True":
 // scope apart from its input and output widths, so it can move to another
 // file.
 func (m *model) selfContained(seg segment) bool {
-	skip := map[*pyast.Node]bool{seg.cin.Value: true, seg.cout.Value: true}
+	skip := map[span]bool{spanOf(seg.cin.Value): true, spanOf(seg.cout.Value): true}
 	for _, a := range seg.trailingBN {
-		skip[a.Value] = true
+		skip[spanOf(a.Value)] = true
 	}
 	ok := true
 	for k := seg.from; k < seg.to && ok; k++ {
 		pyast.Walk(seg.s.elems[k].node, func(n *pyast.Node) bool {
-			if !ok || skip[n] {
+			if !ok || skip[spanOf(n)] {
 				return false
 			}
 			if n.Kind() != "identifier" {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/gate"
+	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/synth"
 	"github.com/nngpt/nngpt/zoo"
 )
@@ -33,9 +35,9 @@ func generate(t *testing.T, g *Generator, n int, seed int64) []*synth.Candidate 
 
 func TestGenerateZoo(t *testing.T) {
 	g := &Generator{Source: zooSource()}
-	cands := generate(t, g, 100, 7)
-	if len(cands) != 100 {
-		t.Fatalf("got %d candidates, want 100", len(cands))
+	cands := generate(t, g, 30, 7)
+	if len(cands) != 30 {
+		t.Fatalf("got %d candidates, want 30", len(cands))
 	}
 	ids := map[string]bool{}
 	for _, c := range cands {
@@ -52,5 +54,42 @@ func TestGenerateZoo(t *testing.T) {
 		if len(c.Parents) == 0 || len(c.Operators) == 0 || c.Generator != Name || !strings.HasPrefix(c.Name, "evolve-") {
 			t.Errorf("%s: parents %v operators %v generator %q", c.Name, c.Parents, c.Operators, c.Generator)
 		}
+	}
+}
+
+// TestGateRateAndDedup checks evolve's targets that need no torch: at least
+// 90% of its candidates pass the static gates, and 100 candidates hold no
+// duplicate by any of the gate's three ids (code, normalised, structure).
+func TestGateRateAndDedup(t *testing.T) {
+	g := &Generator{Source: zooSource()}
+	cands := generate(t, g, 100, 42)
+	gt, err := gate.New(gate.DefaultConfig(), gate.NewIndex(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range zoo.Models() {
+		gt.Index().Add(m.Name, pyast.Analyze([]byte(m.Code)).IDs, gate.SourceCorpus)
+	}
+	passed, dups := 0, 0
+	for _, c := range cands {
+		v, err := gt.Check(context.Background(), gate.Candidate{Name: c.Name, Code: c.Code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case v.Accepted():
+			passed++
+		case v.Reason.Duplicate():
+			dups++
+			t.Errorf("%s (%v) duplicates %v", c.Name, c.Operators, v.Duplicate)
+		default:
+			t.Logf("%s (%v from %v) rejected: %v", c.Name, c.Operators, c.Parents, v)
+		}
+	}
+	if passed < 90 {
+		t.Errorf("%d of 100 candidates passed the static gates, want at least 90", passed)
+	}
+	if dups != 0 {
+		t.Errorf("%d duplicates in 100 candidates, want 0", dups)
 	}
 }

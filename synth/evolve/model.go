@@ -293,3 +293,12 @@ func (m *model) readsPrmIn(s seq, from, to int) bool {
 	}
 	return false
 }
+
+// span identifies a node by its byte range: tree-sitter hands out a new
+// *Node value on every visit, so pointers cannot be compared.
+type span struct {
+	start, end uint
+	kind       string
+}
+
+func spanOf(n *pyast.Node) span { return span{n.StartByte(), n.EndByte(), n.Kind()} }

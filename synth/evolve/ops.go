@@ -299,13 +299,13 @@ func mutateWidthAll(m *model, rng *rand.Rand) (string, string, error) {
 	slices.Sort(ws)
 	v := pick(rng, ws)
 	// Literals in geometry positions of conv and pool calls stay.
-	skip := map[*pyast.Node]bool{}
+	skip := map[span]bool{}
 	for _, c := range m.f.Calls(m.f.Root(), nil) {
 		l := layer(c)
 		if !strings.Contains(l, "Conv") && !strings.Contains(l, "Pool") {
 			for _, a := range c.Args {
 				if geometryArgs[a.Keyword] {
-					skip[a.Value] = true
+					skip[spanOf(a.Value)] = true
 				}
 			}
 			continue
@@ -313,7 +313,7 @@ func mutateWidthAll(m *model, rng *rand.Rand) (string, string, error) {
 		for i, a := range c.Args {
 			pos := positional(c, i)
 			if geometryArgs[a.Keyword] || (strings.Contains(l, "Pool")) || (pos >= 2 && pos <= 5) {
-				skip[a.Value] = true
+				skip[spanOf(a.Value)] = true
 			}
 		}
 	}
@@ -323,7 +323,7 @@ func mutateWidthAll(m *model, rng *rand.Rand) (string, string, error) {
 	}
 	var edits []pyast.Edit
 	pyast.Walk(m.f.Root(), func(n *pyast.Node) bool {
-		if skip[n] {
+		if skip[spanOf(n)] {
 			return false
 		}
 		if x, ok := m.f.IntLiteral(n); ok && x == v {

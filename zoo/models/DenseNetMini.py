@@ -61,10 +61,10 @@ class Net(nn.Module):
         layers += [nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.AdaptiveMaxPool2d(1),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
             nn.Dropout(prm['dropout']),
-            nn.Linear(width, classes),
+            nn.Linear(width * 4 * 4, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -56,10 +56,10 @@ class Net(nn.Module):
             nn.Conv2d(48, 128, 1, bias=False),
             nn.BatchNorm2d(128),
             nn.ReLU6(inplace=True),
-            nn.AdaptiveMaxPool2d(1),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
             nn.Dropout(prm['dropout']),
-            nn.Linear(128, classes),
+            nn.Linear(128 * 4 * 4, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

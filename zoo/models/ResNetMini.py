@@ -48,10 +48,10 @@ class Net(nn.Module):
             BasicBlock(64, 128, 2),
         )
         self.head = nn.Sequential(
-            nn.AdaptiveMaxPool2d(1),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
             nn.Dropout(prm['dropout']),
-            nn.Linear(128, classes),
+            nn.Linear(128 * 4 * 4, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

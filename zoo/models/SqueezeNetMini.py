@@ -23,9 +23,9 @@ class Fire(nn.Module):
 
 
 class Net(nn.Module):
-    """A small SqueezeNet: fire modules and a 1x1 convolutional classifier
-    (without the final ReLU, so logits can be negative) whose class maps are
-    max-pooled: a class scores where its shape shows most."""
+    """A small SqueezeNet: fire modules, then a 1x1 convolution whose maps
+    are pooled to a 4x4 grid (keeping where features are, which small images
+    need) before a linear classifier."""
 
     def __init__(self, in_shape: tuple, out_shape: tuple, prm: dict, device: torch.device) -> None:
         super().__init__()
@@ -49,9 +49,11 @@ class Net(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Dropout(prm['dropout']),
-            nn.Conv2d(fire4.out_channels, classes, 1),
-            nn.AdaptiveMaxPool2d(1),
+            nn.Conv2d(fire4.out_channels, 64, 1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
+            nn.Linear(64 * 4 * 4, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
