@@ -116,6 +116,10 @@ func bareObjects(s string) []string {
 	return out
 }
 
+// kvLine is one "key: value" or "key = value" item, possibly several per
+// line separated by commas (the value part then holds the rest).
+var kvLine = regexp.MustCompile(`^\s*[-*]?\s*["'\x{201c}\x{2018}]?([A-Za-z_]\w*)["'\x{201d}\x{2019}]?\s*[:=]\s*(.+?)\s*,?\s*$`)
+
 var smartQuotes = strings.NewReplacer("\u201c", `"`, "\u201d", `"`, "\u201e", `"`, "\u2033", `"`, "\u2018", "'", "\u2019", "'", "\u2032", "'")
 
 // parseObject parses a JSON object out of s, repairing what LLMs get wrong:
@@ -126,10 +130,17 @@ func parseObject(s string) (obj map[string]any, repaired bool, err error) {
 	start, end := strings.IndexByte(s, '{'), strings.LastIndexByte(s, '}')
 	switch {
 	case start < 0 && end < 0:
-		if !strings.Contains(s, ":") {
+		// key: value or key = value lines without braces.
+		var items []string
+		for _, l := range strings.Split(s, "\n") {
+			if m := kvLine.FindStringSubmatch(l); m != nil {
+				items = append(items, strconv.Quote(m[1])+": "+strings.TrimSpace(m[2]))
+			}
+		}
+		if len(items) == 0 {
 			return nil, false, fmt.Errorf("no JSON object in %q", clip(strings.TrimSpace(s), 60))
 		}
-		s, repaired = "{"+s+"}", true // key: value lines without braces
+		s, repaired = "{"+strings.Join(items, ", ")+"}", true
 	case start < 0 || end < start:
 		return nil, false, fmt.Errorf("unbalanced braces in %q", clip(strings.TrimSpace(s), 60))
 	default:

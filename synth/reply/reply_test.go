@@ -83,6 +83,10 @@ func TestExtract(t *testing.T) {
 
 		{name: "hp single quotes and trailing comma", reply: "<hp>{'lr': 0.1, 'momentum': 0.9,}</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.1, "momentum": 0.9}},
 		{name: "hp unquoted keys, comments, .5", reply: "<hp>{lr: .01, # learning rate\n momentum: 0.9 // m\n}</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.01, "momentum": 0.9}},
+		{name: "hp as assignments", reply: "<hp>\nlr = 0.01\nmomentum = 0.9\n</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.01, "momentum": 0.9}},
+		{name: "hp as a list", reply: "<hp>\n- lr: 0.01\n- dropout: 0.3\n</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.01, "dropout": 0.3}},
+		{name: "everything fenced", reply: "```\n<hp>{\"lr\": 0.01}</hp>\n<tr>norm</tr>\n<nn>\n" + net + "</nn>\n```", verdict: reply.OK, code: net, hp: map[string]float64{"lr": 0.01}},
+		{name: "fences inside every tag", reply: "<hp>\n```json\n{\"lr\": 0.01}\n```\n</hp>\n<tr>\n```\nnorm_32\n```\n</tr>\n<nn>\n```python\n" + net + "```\nThis is a small net.\n</nn>", verdict: reply.OK, code: net, transform: "norm_32"},
 		{name: "hp without braces", reply: "<hp>\"lr\": 0.1, \"dropout\": 0.5</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.1, "dropout": 0.5}},
 		{name: "hp numeric strings, batch, prose around", reply: "<hp>Use {\"lr\": \"0.001\", \"batch\": 64} please</hp><tr>norm</tr><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.001, "batch": 64}},
 		{name: "hp transform key", reply: "<hp>{\"lr\": 0.1, \"transform\": \"complex_64\"}</hp><nn>" + net + "</nn>", verdict: reply.OK, hp: map[string]float64{"lr": 0.1}, transform: "complex_64"},
