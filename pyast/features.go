@@ -113,7 +113,7 @@ type Features struct {
 	Residual  bool    `json:"residual"`
 	Attention bool    `json:"attention"`
 	Norm      bool    `json:"norm"`
-	Depthwise bool    `json:"depthwise"` // grouped convolutions
+	Depthwise bool    `json:"depthwise"` // depthwise convolutions (groups = input channels)
 	Concat    bool    `json:"concat"`    // torch.cat of branches in a forward
 	Dense     bool    `json:"dense"`     // torch.cat including the block input
 	Backbone  string  `json:"backbone,omitempty"`
@@ -1117,7 +1117,9 @@ func (x *fx) layerCall(id NodeID, q string, a *fxArgs) (fxVal, bool) {
 		g := 1.0
 		if groups.k == 'n' && groups.n > 0 {
 			g = groups.n
-			if g > 1 {
+			// Depthwise: one group per input channel (MobileNet); a few
+			// groups (AlexNet's, ResNeXt's) are not.
+			if g > 1 && (in.k != 'n' || g == in.n) {
 				f.Depthwise = true
 			}
 		} else if groups.k == 0 && a != nil && a.kw["groups"].k == 0 && len(a.pos) <= 6 {

@@ -2,6 +2,7 @@ package pyast
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -162,5 +163,21 @@ class Net(nn.Module):
 	}
 	if f.Layers["transformer"] != 3 || f.Layers["conv"] != 2 || f.MaxChannels != 64 {
 		t.Fatalf("layers %v, max channels %v", f.Layers, f.MaxChannels)
+	}
+}
+
+func TestFeaturesGroupedIsNotDepthwise(t *testing.T) {
+	src := `import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self, in_shape, out_shape, prm, device):
+        super().__init__()
+        self.a = nn.Conv2d(64, 128, 3, groups=4)
+`
+	if f := Analyze([]byte(src)).Features; f.Depthwise || f.Params != 64/4*128*9+128 {
+		t.Fatalf("groups=4: depthwise %v, params %v", f.Depthwise, f.Params)
+	}
+	src = strings.Replace(src, "nn.Conv2d(64, 128, 3, groups=4)", "nn.Conv2d(64, 64, 3, groups=64)", 1)
+	if f := Analyze([]byte(src)).Features; !f.Depthwise || f.Family != FamilyMobileNet {
+		t.Fatalf("groups=in: depthwise %v, family %s", f.Depthwise, f.Family)
 	}
 }
