@@ -239,6 +239,15 @@ func (o *OpenAI) Chat(ctx context.Context, req Request) (*Response, error) {
 			}
 			return resp, nil
 		}
+		if req.Stream && aerr.Kind == KindBadRequest && aerr.Err != nil && strings.Contains(aerr.Err.Error(), "stream_options") &&
+			params.StreamOptions.IncludeUsage.Valid() {
+			// An older server that rejects stream_options: ask again
+			// without it (usage is then estimated unless it sends some).
+			o.log.Info("llm server rejects stream_options; streaming without usage", "url", o.endpoint)
+			params.StreamOptions = openai.ChatCompletionStreamOptionsParam{}
+			attempt--
+			continue
+		}
 		aerr.Attempts = attempt
 		aerr.URL = o.endpoint
 		if ctx.Err() != nil {

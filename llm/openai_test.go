@@ -350,3 +350,16 @@ func TestPromptCutIsFlagged(t *testing.T) {
 		}
 	}
 }
+
+func TestServerWithoutStreamOptions(t *testing.T) {
+	srv := llmtest.NewServer(t, llmtest.Status(400, "", "Unrecognized request argument supplied: stream_options"), llmtest.Reply("ok"))
+	c, _ := newClient(t, srv, func(c *llm.Config) { c.MaxRetries = 0 })
+	resp, err := c.Chat(context.Background(), llm.Request{Messages: userMsg("hi"), Stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.Requests()
+	if resp.Content != "ok" || resp.Attempts != 1 || len(reqs) != 2 || !reqs[0].IncludeUsage || reqs[1].IncludeUsage || strings.Contains(string(reqs[1].Body), "stream_options") {
+		t.Errorf("content %q attempts %d; requests %d, include_usage %v then %v", resp.Content, resp.Attempts, len(reqs), reqs[0].IncludeUsage, reqs[1].IncludeUsage)
+	}
+}
