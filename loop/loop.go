@@ -38,6 +38,10 @@ type Engine struct {
 	// everything. It must treat code identical to the candidate's own
 	// earlier check (after a crash) as passing, not as a duplicate.
 	Check func(ctx context.Context, c *synth.Candidate) synth.Verdict
+	// Learn tells the dedup index about a candidate that passed the gate
+	// before this process started (earlier cycles, other loops): the index
+	// then matches the one an uninterrupted run would have. nil: no index.
+	Learn func(row store.CandidateRow)
 	// Prune decides after an epoch whether a run is hopeless; nil never
 	// prunes. predicted is the predicted best accuracy it judged by.
 	Prune func(row *store.CandidateRow, e runner.EpochResult) (stop bool, predicted float64)
@@ -116,6 +120,9 @@ func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("loop %s: stored settings unreadable: %w", l.ID, err)
 		}
 	}
+	if err := e.learnPast(ctx, l); err != nil {
+		return nil, err
+	}
 	e.emit(Event{Type: "loop", Loop: l.ID, Cycles: l.Cycles, Message: map[bool]string{true: "resumed", false: "started"}[resumed]})
 	start := time.Now()
 	res := &Result{Resumed: resumed}
@@ -156,6 +163,39 @@ func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
 	res.Candidates, err = e.Store.Candidates(ctx, l.ID)
 	e.emit(Event{Type: "loop_done", Loop: l.ID, Cycles: l.Cycles})
 	return res, err
+}
+
+// passedGate reports whether a candidate in state s got through the gate.
+func passedGate(s string) bool {
+	switch s {
+	case store.StateGated, store.StateQueued, store.StateRunning, store.StateDone, store.StateFailed, store.StatePruned:
+		return true
+	}
+	return false
+}
+
+// learnPast feeds Learn the candidates of other loops and of this loop's
+// finished cycles.
+func (e *Engine) learnPast(ctx context.Context, l store.Loop) error {
+	if e.Learn == nil {
+		return nil
+	}
+	loops, err := e.Store.Loops(ctx)
+	if err != nil {
+		return err
+	}
+	for _, other := range loops {
+		rows, err := e.Store.Candidates(ctx, other.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if passedGate(r.State) && (other.ID != l.ID || r.Cycle <= l.CycleDone) {
+				e.Learn(r)
+			}
+		}
+	}
+	return nil
 }
 
 // openLoop finds the loop to resume or starts a new one.
@@ -224,6 +264,13 @@ func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg config.Config, cy
 		}
 	}
 
+	// Candidates of this cycle gated before a crash belong in the index
+	// before the rest is checked against it, as they were then.
+	for _, r := range rows {
+		if e.Learn != nil && passedGate(r.State) {
+			e.Learn(r)
+		}
+	}
 	// Gate what was generated but not checked yet.
 	for i := range rows {
 		if rows[i].State != store.StateGenerated {
