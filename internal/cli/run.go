@@ -8,20 +8,22 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sort"
-	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/config"
-	"github.com/nngpt/nngpt/corpus"
+	"github.com/nngpt/nngpt/finetune"
+	"github.com/nngpt/nngpt/gate"
 	"github.com/nngpt/nngpt/loop"
+	"github.com/nngpt/nngpt/predict"
+	"github.com/nngpt/nngpt/pyast"
+	"github.com/nngpt/nngpt/report"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth"
-	"github.com/nngpt/nngpt/synth/evolve"
 	"github.com/nngpt/nngpt/workspace"
 	"github.com/nngpt/nngpt/zoo"
 )
@@ -192,8 +194,10 @@ func runLoop(cmd *cobra.Command, g *globals, asJSON, fresh bool, resume string) 
 	eng.Observe = out.observe
 	res, err := eng.Run(ctx, loop.Options{Config: cfg, Resume: resume, New: fresh})
 	out.close()
-	if res != nil && !asJSON {
-		printRunSummary(g, res, eng.Data)
+	if res != nil && res.Loop.ID != "" {
+		if rerr := writeReport(ctx, g, ws, res.Loop.ID, !asJSON); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	if errors.Is(err, loop.ErrInterrupted) {
 		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted; `nngpt run` resumes loop %s", res.Loop.ID)}
@@ -227,55 +231,130 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if err != nil {
 		return nil, err
 	}
-	gen, err := newGenerator(cfg, ws.Store)
+	gt, _, err := gate.Open(ctx, ws.Store, gate.DefaultConfig(), nil)
 	if err != nil {
 		return nil, err
 	}
-	return &loop.Engine{
+	gen, err := buildGenerator(cfg, ws.Dir, ws.Store, gt)
+	if err != nil {
+		return nil, err
+	}
+	eng := &loop.Engine{
 		Store: ws.Store, Generator: gen, Exec: exec, Data: data,
+		Check: func(ctx context.Context, c *synth.Candidate) synth.Verdict {
+			v, err := gt.Check(ctx, gate.Candidate{Name: c.Name, Code: c.Code})
+			if err != nil {
+				return synth.Reject("gate", "internal", err.Error())
+			}
+			return fromGate(v)
+		},
+		Learn: func(row store.CandidateRow) {
+			gt.Index().Add(row.Name, pyast.Analyze([]byte(row.Code)).IDs, gate.SourceCandidate)
+		},
 		Repro: map[string]any{"python": py.Version, "torch": py.Torch, "device": cfg.Device, "dataset_id": data.SplitID(),
 			"isolation": sb.Isolation},
+	}
+	if eng.Prune, err = newPrune(ctx, g, ws, cfg, data); err != nil {
+		return nil, err
+	}
+	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
+		eng.AfterCycle = afterCycle(g, ws, cfg, eng, gt)
+	}
+	return eng, nil
+}
+
+// newPrune returns the early-stopping decision of the workspace's
+// predictor, or nil when early stopping is off, cannot act (too few
+// epochs) or has no predictor yet.
+func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg config.Config, data *runner.Dataset) (func(*store.CandidateRow, runner.EpochResult) (bool, float64), error) {
+	if !cfg.EarlyStop.Enabled || cfg.Epochs <= cfg.EarlyStop.AfterEpoch {
+		return nil, nil
+	}
+	pol := predict.DefaultPolicy()
+	pol.After = cfg.EarlyStop.AfterEpoch
+	pol.Admission = cfg.Admit * data.Chance()
+	p, err := predict.OpenPruner(ctx, ws.Dir, ws.Store, pol)
+	if errors.Is(err, predict.ErrNoPredictor) {
+		fmt.Fprintln(g.stderr, "nngpt: early stopping is off: no predictor in this workspace (`nngpt predict train` fits one)")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	features := map[string]predict.CodeFeatures{}
+	return func(row *store.CandidateRow, ep runner.EpochResult) (bool, float64) {
+		mu.Lock()
+		cf, ok := features[row.CodeID]
+		if !ok {
+			cf, _ = predict.CodeFeaturesOf([]byte(row.Code))
+			features[row.CodeID] = cf
+		}
+		mu.Unlock()
+		d, err := p.Decide(ctx, predict.CandidateState(row, ep.Epoch, ep.Accuracy, cfg.Epochs, cf))
+		if err != nil || !d.Stop || d.Prediction == nil {
+			return false, 0
+		}
+		return true, d.Prediction.BestAccuracy
 	}, nil
 }
 
-// newGenerator builds the configured generator over the workspace corpus.
-func newGenerator(cfg config.Config, st store.Store) (synth.Generator, error) {
-	switch cfg.GeneratorName() {
-	case "evolve":
-		return &evolve.Generator{Source: evolve.SourceFunc(func(ctx context.Context, req synth.Request) ([]evolve.Parent, error) {
-			models, err := corpus.Models(ctx, st, req.Task, req.Dataset, req.Metric)
+// afterCycle exports NNGPT's fine-tuning pairs and runs the user's
+// fine-tune command; the model its last line names generates next.
+func afterCycle(g *globals, ws *workspace.Workspace, cfg config.Config, eng *loop.Engine, gt *gate.Gate) func(context.Context, int) error {
+	model := cfg.LLM.Model
+	return func(ctx context.Context, cycle int) error {
+		path := ws.Path("finetune", fmt.Sprintf("cycle-%03d.jsonl", cycle))
+		st, err := finetune.ExportFile(ctx, ws.Store, path, finetune.Options{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "nngpt: fine-tuning set of cycle %d: %s (%d pairs)\n", cycle, path, st.Pairs)
+		if cfg.Finetune.Command == "" {
+			return nil
+		}
+		logf, err := os.OpenFile(ws.Path("finetune", "hook.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		next, err := finetune.RunHook(ctx, cfg.Finetune.Command, finetune.Vars{Data: path, Cycle: cycle, Model: model, Pairs: st.Pairs}, logf)
+		if err != nil {
+			return err
+		}
+		if next != "" && next != model && cfg.GeneratorName() == "llm" {
+			model = next
+			c := cfg
+			c.LLM.Model = next
+			gen, err := buildGenerator(c, ws.Dir, ws.Store, gt)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			out := make([]evolve.Parent, len(models))
-			for i, m := range models {
-				tr, _ := m.Prm.String("transform")
-				out[i] = evolve.Parent{Name: m.Name, Code: m.Code, Accuracy: m.Accuracy, HP: m.Prm.Without("transform"), Transform: tr}
-			}
-			return out, nil
-		})}, nil
+			eng.Generator = gen
+			fmt.Fprintf(g.stderr, "nngpt: generating with %s from cycle %d on\n", next, cycle+1)
+		}
+		return nil
 	}
-	return nil, fmt.Errorf("generator %q is not available in this build", cfg.GeneratorName())
 }
 
-func printRunSummary(g *globals, res *loop.Result, data *runner.Dataset) {
-	states := map[string]int{}
-	var admitted []store.CandidateRow
-	for _, c := range res.Candidates {
-		states[c.State]++
-		if c.Admitted {
-			admitted = append(admitted, c)
+// writeReport writes the loop's report under the workspace and, when
+// show is set, prints its text form.
+func writeReport(ctx context.Context, g *globals, ws *workspace.Workspace, loopID string, show bool) error {
+	ctx = context.WithoutCancel(ctx) // report even after Ctrl-C
+	rep, err := report.Build(ctx, ws.Store, loopID)
+	if err != nil {
+		return err
+	}
+	dir := ws.Path("reports", loopID)
+	if err := rep.Write(dir); err != nil {
+		return err
+	}
+	if show {
+		fmt.Fprintln(g.stdout)
+		if err := rep.Text(g.stdout); err != nil {
+			return err
 		}
+		fmt.Fprintf(g.stdout, "report, plots and Markdown summary: %s\n", dir)
 	}
-	keys := make([]string, 0, len(states))
-	for k := range states {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %d", k, states[k])
-	}
-	fmt.Fprintf(g.stdout, "\nloop %s: %d/%d cycles, %d candidates (%s), %d admitted\n", res.Loop.ID, res.Loop.CycleDone, res.Loop.Cycles,
-		len(res.Candidates), strings.Join(parts, ", "), len(admitted))
+	return nil
 }
