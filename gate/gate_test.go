@@ -224,6 +224,11 @@ func TestNoDedup(t *testing.T) {
 	if err != nil || rep.Counts.Accepted() != 2 || g.Index() != nil {
 		t.Fatalf("NoDedup: counts %s err %v", rep.Counts, err)
 	}
+	// The nil index is usable.
+	if err := g.Index().Flush(context.Background()); err != nil || g.Index().Len() != 0 {
+		t.Fatalf("nil index: %v", err)
+	}
+	g.Index().Add("x", pyast.IDs{Code: "c"}, SourceBatch)
 }
 
 func TestDynamicCheck(t *testing.T) {

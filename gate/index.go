@@ -36,7 +36,8 @@ type IndexStore interface {
 }
 
 // Index holds the three ids of every known model. It is safe for
-// concurrent use.
+// concurrent use; a nil *Index (a gate without dedup) knows nothing and
+// stores nothing.
 type Index struct {
 	mu                      sync.RWMutex
 	code, normalised, struc map[string]Match
@@ -174,6 +175,9 @@ func (ix *Index) add(ids pyast.IDs, m Match) {
 // normalised id, else the same structure; it returns the matching duplicate
 // reason, or ReasonAccepted when there is none.
 func (ix *Index) Lookup(ids pyast.IDs) (Reason, Match) {
+	if ix == nil {
+		return ReasonAccepted, Match{}
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if m, ok := ix.code[ids.Code]; ok {
@@ -191,6 +195,9 @@ func (ix *Index) Lookup(ids pyast.IDs) (Reason, Match) {
 // Add indexes a model known from now on (SourceBatch: an accepted
 // candidate of this run). Flush persists the batch's entries.
 func (ix *Index) Add(name string, ids pyast.IDs, src Source) {
+	if ix == nil {
+		return
+	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.add(ids, Match{name, src})
@@ -222,6 +229,9 @@ func (ix *Index) checkAndAdd(name string, ids pyast.IDs) (Reason, Match) {
 
 // Len is the number of distinct code ids indexed.
 func (ix *Index) Len() int {
+	if ix == nil {
+		return 0
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	return len(ix.code)
@@ -231,6 +241,9 @@ func (ix *Index) Len() int {
 // runs treat them as known. An index not loaded from a store keeps them in
 // memory only.
 func (ix *Index) Flush(ctx context.Context) error {
+	if ix == nil {
+		return nil
+	}
 	ix.mu.Lock()
 	pending := ix.pending
 	ix.pending = nil
