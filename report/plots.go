@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"image/color"
+	"image/png"
 	"io"
 	"math"
 	"slices"
@@ -109,8 +110,10 @@ func (f *figure) draw(c draw.Canvas) {
 func (f *figure) writePNG(w io.Writer) error {
 	c := vgimg.NewWith(vgimg.UseWH(f.w, f.h), vgimg.UseDPI(pngDPI), vgimg.UseBackgroundColor(color.White))
 	f.draw(draw.New(c))
-	_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
-	return err
+	// Flat-colour plots compress well even at the fastest level, which
+	// halves the time of a report.
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	return enc.Encode(w, c.Image())
 }
 
 // writeSVG renders the figure as SVG.

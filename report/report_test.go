@@ -29,7 +29,7 @@ type cand struct {
 	admit  bool
 }
 
-func openWS(t *testing.T) *workspace.Workspace {
+func openWS(t testing.TB) *workspace.Workspace {
 	t.Helper()
 	ws, err := workspace.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -40,7 +40,7 @@ func openWS(t *testing.T) *workspace.Workspace {
 }
 
 // putLoop journals a loop and its candidates through the store API.
-func putLoop(t *testing.T, st store.Journal, id string, cs []cand) {
+func putLoop(t testing.TB, st store.Journal, id string, cs []cand) {
 	t.Helper()
 	ctx := context.Background()
 	if err := st.PutLoop(ctx, store.Loop{ID: id, Status: "done", Seed: 7, Cycles: 3, CycleDone: 3}); err != nil {

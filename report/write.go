@@ -2,11 +2,14 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -78,11 +81,29 @@ func (r *Report) Write(dir string) error {
 			return err
 		}
 	}
-	for _, e := range r.Leaderboard[:min(MaxCurves, len(r.Leaderboard))] {
-		f, err := r.plotCurve(e)
-		if err := save(curveStem(e), f, err); err != nil {
-			return err
-		}
+	// The curves are independent: draw them on every core.
+	es := r.Leaderboard[:min(MaxCurves, len(r.Leaderboard))]
+	errs := make([]error, len(es))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, e := range es {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			f, err := r.plotCurve(e)
+			if err == nil {
+				err = writeFile(filepath.Join(dir, curveStem(e)+".png"), f.writePNG)
+			}
+			if err == nil {
+				err = writeFile(filepath.Join(dir, curveStem(e)+".svg"), f.writeSVG)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("report: learning curves: %w", err)
 	}
 	if err := writeFile(filepath.Join(dir, MarkdownFile), func(w io.Writer) error { return r.Markdown(w, plots) }); err != nil {
 		return err
