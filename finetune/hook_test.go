@@ -223,6 +223,29 @@ func TestStep(t *testing.T) {
 			}
 		})
 	}
+	// A resumed loop finds the model of the newest finished step.
+	ldir := t.TempDir()
+	if _, ok, err := Latest(ldir); ok || err != nil {
+		t.Fatalf("Latest of an empty folder: %v %v", ok, err)
+	}
+	for cyc, cmd := range map[int]string{1: "echo m-1", 2: "echo m-2", 3: "exit 1"} {
+		Step(ctx, st, Config{Dir: ldir, Command: cmd}, cyc, "base")
+	}
+	if _, err := Step(ctx, st, Config{Dir: ldir, Command: "echo m-1000"}, 1000, "base"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Step(ctx, st, Config{Dir: ldir, Command: "echo m-101"}, 101, "base"); err != nil {
+		t.Fatal(err)
+	}
+	if res, ok, err := Latest(ldir); !ok || err != nil || res.Model != "m-1000" || res.Cycle != 1000 || !res.Ran {
+		t.Fatalf("Latest = %+v %v %v, want cycle 1000's m-1000", res, ok, err)
+	}
+	os.Remove(filepath.Join(ldir, "cycle-1000.json"))
+	os.Remove(filepath.Join(ldir, "cycle-101.json"))
+	if res, ok, _ := Latest(ldir); !ok || res.Model != "m-2" {
+		t.Fatalf("Latest = %+v, want m-2 (cycle 3's command failed)", res)
+	}
+
 	// Each cycle draws its own pairs (the seed is mixed with the cycle).
 	cfg := Config{Dir: t.TempDir(), Export: Options{PerGroup: 3}}
 	r1, err1 := Step(ctx, st, cfg, 1, "m")
