@@ -74,7 +74,7 @@ func (o *LearnedOptions) defaults() {
 // featKeys are the hyperparameters the learned recommender compares
 // trials on, in unit coordinates (see unitFeature); transform is apart.
 // knn is how many nearest trials of a training pipeline score a candidate.
-const knn = 10
+const knn = 5
 
 var featKeys = [4]string{"lr", "batch", "momentum", "dropout"}
 
@@ -223,6 +223,20 @@ func (l *Learned) groupWeight(q Query, g *lgroup) float64 {
 	return w
 }
 
+// epochCloser reports whether group a is a better stand-in than b for a
+// run of the given epochs.
+func epochCloser(epochs int, a, b *lgroup) bool {
+	if epochs <= 0 {
+		return len(a.refs) > len(b.refs)
+	}
+	da := math.Abs(math.Log(float64(max(a.epoch, 1)) / float64(epochs)))
+	db := math.Abs(math.Log(float64(max(b.epoch, 1)) / float64(epochs)))
+	if da != db {
+		return da < db
+	}
+	return a.epoch < b.epoch
+}
+
 // transformSim compares transform names by parts: the base (echo, norm,
 // complex) matters most, then the flip and the size.
 func transformSim(a, b string) float64 {
@@ -271,9 +285,22 @@ func (l *Learned) Recommend(ctx context.Context, q Query, sp *Space, k int) ([]l
 	o := &l.opts
 	gw := make([]float64, len(l.groups))
 	gidx := make([]int, len(l.groups))
+	// One group per pipeline: the epoch nearest the query's (the one with
+	// most trials when the query has none). A pipeline trained for 50
+	// epochs would otherwise count 50 times.
+	nearest := map[lemur.Pipeline]int{}
 	for i := range l.groups {
-		gw[i] = l.groupWeight(q, &l.groups[i])
+		g := &l.groups[i]
+		j, ok := nearest[g.p]
+		if !ok || epochCloser(q.Epochs, g, &l.groups[j]) {
+			nearest[g.p] = i
+		}
+	}
+	for i := range l.groups {
 		gidx[i] = i
+		if nearest[l.groups[i].p] == i {
+			gw[i] = l.groupWeight(q, &l.groups[i])
+		}
 	}
 	sort.SliceStable(gidx, func(a, b int) bool { return gw[gidx[a]] > gw[gidx[b]] })
 	var groups []int
@@ -372,6 +399,9 @@ func (l *Learned) Recommend(ctx context.Context, q Query, sp *Space, k int) ([]l
 				kd[i] = math.Inf(1)
 			}
 			for _, r := range l.groups[g].refs {
+				if r == c.ref {
+					continue // a trial vouching for itself says nothing about transfer
+				}
 				ref := &l.refs[r]
 				d := 0.0
 				for dd := range 4 {
