@@ -75,9 +75,13 @@ type Generator struct {
 	// MaxRepairs is the number of repair prompts per candidate; 0:
 	// prompt.MaxRepairTries. Negative: none.
 	MaxRepairs int
-	// OnProgress, when set, streams the replies and reports each chunk
-	// with the candidate's index.
+	// OnProgress, when set, reports each streamed chunk with the
+	// candidate's index.
 	OnProgress func(candidate int, p llm.Progress)
+	// NoStream asks for whole replies instead of server-sent events.
+	// Streaming is the default: it is what lets the client notice a
+	// stalled server long before the request timeout.
+	NoStream bool
 	Log        *slog.Logger
 }
 
@@ -260,7 +264,7 @@ func (r *run) candidate(ctx context.Context, i int) (*synth.Candidate, error) {
 		callSeed := r.seed + int64(i)*16 + int64(attempt)
 		resp, err := r.g.Client.Chat(ctx, llm.Request{
 			Messages:   p.Messages,
-			Stream:     r.g.OnProgress != nil,
+			Stream:     !r.g.NoStream,
 			OnProgress: r.progress(i),
 			Seed:       &callSeed,
 		})

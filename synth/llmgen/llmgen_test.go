@@ -233,6 +233,11 @@ func TestStreamingProgress(t *testing.T) {
 	if calls[0] == 0 || calls[1] == 0 || last != len(llmtest.ReplyGood.Text) || !srv.Requests()[0].Stream {
 		t.Errorf("progress calls %v last %d", calls, last)
 	}
+	srv = llmtest.NewServer(t, llmtest.Reply(llmtest.ReplyGood.Text))
+	g = &llmgen.Generator{Client: client(t, srv, 16384), NoStream: true}
+	if _, err := collect(t, g, synth.Request{N: 1}); err != nil || srv.Requests()[0].Stream {
+		t.Errorf("NoStream: err %v, streamed %v", err, srv.Requests()[0].Stream)
+	}
 }
 
 func TestRunEndingErrors(t *testing.T) {

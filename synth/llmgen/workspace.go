@@ -16,9 +16,11 @@ type Options struct {
 	// Task: classes, input shape, epochs and parameter limit for the
 	// prompt (zero fields: from KnownDatasets and the defaults).
 	Task prompt.Task
-	// Check and OnProgress as in Generator.
+	// Check, MaxRepairs, OnProgress and NoStream as in Generator.
 	Check      Check
+	MaxRepairs int
 	OnProgress func(candidate int, p llm.Progress)
+	NoStream   bool
 }
 
 // ForWorkspace builds the generator a workspace uses: the OpenAI-compatible
@@ -46,6 +48,8 @@ func ForWorkspace(cfg llm.Config, dir string, st store.Store, o Options) (*Gener
 			return prompt.FromCorpus(ctx, st, task, dataset, metric)
 		}),
 		Check:      o.Check,
+		MaxRepairs: o.MaxRepairs,
 		OnProgress: o.OnProgress,
+		NoStream:   o.NoStream,
 	}, nil
 }
