@@ -82,7 +82,7 @@ type Generator struct {
 	// Streaming is the default: it is what lets the client notice a
 	// stalled server long before the request timeout.
 	NoStream bool
-	Log        *slog.Logger
+	Log      *slog.Logger
 }
 
 // Name implements synth.Generator.
