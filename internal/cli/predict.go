@@ -148,9 +148,9 @@ func parsePrm(s string) (lemur.Dict, error) {
 
 func newPredictTrainCmd(g *globals) *cobra.Command {
 	var (
-		src    string
-		o      predict.Options
-		asJSON bool
+		src, stages string
+		o           predict.Options
+		asJSON      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -168,6 +168,10 @@ WORKSPACE/predictors/<time>/ (model.json.gz, runs.jsonl.gz); 'nngpt predict'
 and early stopping use the newest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Stages, err = parseStages(stages); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
 			ctx := cmd.Context()
 			ws, err := g.openWorkspace(ctx)
 			if err != nil {
@@ -233,8 +237,32 @@ and early stopping use the newest.`,
 	f.IntVar(&o.K, "k", 2, "epochs observed before predicting")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of subsampling and the calibration split")
 	f.IntVar(&o.Trees, "trees", 0, "trees per boosted model (default: 400 for means, 200 for quantiles)")
-	f.IntSliceVar(&o.Stages, "stages", predict.DefaultStages, "further observed-epoch counts to fit a stage for (early stopping re-judges a run after each); empty for none")
+	f.StringVar(&stages, "stages", joinInts(predict.DefaultStages), "further observed-epoch counts to fit a stage for, comma-separated (early stopping re-judges a run after each); 'none' for none")
 	f.BoolVar(&o.Durations, "durations", false, "also learn from epoch durations (they depend on the machine)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+func joinInts(v []int) string {
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseStages(s string) ([]int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "none" {
+		return []int{}, nil
+	}
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 3 {
+			return nil, fmt.Errorf("--stages: %q is not an epoch count of 3 or more (want e.g. 3,5,10 or none)", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

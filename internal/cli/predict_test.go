@@ -81,3 +81,18 @@ func TestPredictErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestParseStages(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"3,5,10", 3, false}, {"none", 0, false}, {"", 0, false}, {"2", 0, true}, {"3,x", 0, true},
+	} {
+		got, err := parseStages(tc.in)
+		if (err != nil) != tc.err || (!tc.err && len(got) != tc.want) {
+			t.Errorf("parseStages(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
