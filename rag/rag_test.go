@@ -109,6 +109,17 @@ class Wide(Base):
 class Unknown(Missing):
     pass
 `,
+	// Script-style sibling imports (the folder is not a package).
+	"scripts/layers.py": `K = 7
+def act(x):
+    return x + K
+`,
+	"scripts/train.py": `from layers import act
+import layers as L
+class Runner:
+    def go(self):
+        return act(1) + L.K
+`,
 	"pkg/torchy.py": `import torch.nn as nn
 from torch import nn as tnn
 import torch
@@ -178,6 +189,7 @@ func TestExtractFixture(t *testing.T) {
 		{target: "pkg.core.Base", script: "print(round(m.Base().n, 4))", want: "2.0", sources: 6},
 		{target: "pkg.models.other.Wide", script: "print(round(m.Wide(9).forward(1), 4))", want: "3.0"},
 		{target: "Unknown", script: "", want: "", unres: []string{"Missing"}},
+		{target: "Runner", script: "print(m.Runner().go())", want: "15", hasNot: []string{"import layers"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.target, func(t *testing.T) {
@@ -205,7 +217,7 @@ func TestExtractFixture(t *testing.T) {
 			if tc.sources > 0 && len(b.Sources) != tc.sources {
 				t.Errorf("%d sources, want %d: %+v", len(b.Sources), tc.sources, b.Sources)
 			}
-			if !strings.HasPrefix(b.Code, "# Self-contained block") || !strings.Contains(b.Code, "# sources:\n#   pkg/") {
+			if !strings.HasPrefix(b.Code, "# Self-contained block") || !strings.Contains(b.Code, "# sources:\n#   ") {
 				t.Errorf("header does not name the sources:\n%s", b.Code[:min(400, len(b.Code))])
 			}
 			if len(tc.unres) > 0 {

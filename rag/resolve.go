@@ -200,10 +200,27 @@ func bindsAnywhere(m *Module, name string) bool {
 	return false
 }
 
+// absolute maps an absolute import to a repository module. A name that
+// is not a top-level module of the repository but is a sibling of the
+// importing module resolves to the sibling: research code often runs its
+// scripts from their own folder, where Python finds siblings first.
+func (idx *Index) absolute(m *Module, name string) string {
+	if idx.inRepo(name) {
+		return name
+	}
+	if pkg := m.Package(); pkg != "" {
+		first, _, _ := strings.Cut(name, ".")
+		if idx.moduleExists(pkg + "." + first) {
+			return pkg + "." + name
+		}
+	}
+	return name
+}
+
 // importBase is the absolute module a from-import reads from.
 func (idx *Index) importBase(m *Module, im pyast.Import) (string, bool) {
 	if im.Level == 0 {
-		return im.Module, true
+		return idx.absolute(m, im.Module), true
 	}
 	pkg := m.Package()
 	for i := 1; i < im.Level; i++ {
@@ -250,6 +267,19 @@ func (idx *Index) followImport(m *Module, im pyast.Import, name string) target {
 func (idx *Index) resolveItem(m *Module, im pyast.Import, it pyast.ImportItem) target {
 	bound := it.Bound(im.From)
 	if !im.From {
+		name := idx.absolute(m, it.Name)
+		if name != it.Name {
+			// A sibling module: `import x.y` binds x, here pkg.x.
+			mod := name
+			if it.Alias == "" {
+				first, _, _ := strings.Cut(it.Name, ".")
+				mod = m.Package() + "." + first
+			}
+			if !idx.moduleExists(mod) {
+				return target{kind: tUnresolved, reason: "module " + mod + " not found in the repository"}
+			}
+			return target{kind: tModule, module: mod}
+		}
 		first, _, _ := strings.Cut(it.Name, ".")
 		if !idx.inRepo(it.Name) {
 			if it.Alias != "" {
