@@ -95,6 +95,9 @@ func newLegend() *plot.Legend {
 }
 
 func (f *figure) draw(c draw.Canvas) {
+	// A white page under plot and legend both: the plot fills only its own
+	// part, and an SVG is otherwise transparent (unreadable in dark mode).
+	c.FillPolygon(color.White, []vg.Point{c.Min, {X: c.Max.X, Y: c.Min.Y}, c.Max, {X: c.Min.X, Y: c.Max.Y}})
 	if f.legend == nil {
 		f.p.Draw(c)
 		return
