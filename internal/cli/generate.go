@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -360,7 +361,11 @@ func (out *generateOutput) emit(j indexed) {
 	dir := ""
 	if !out.o.noWrite && c.ID != "" {
 		dir = filepath.Join(out.ws, CandidatesDir, c.ID)
-		if err := c.WriteDir(dir); err != nil {
+		if _, err := os.Stat(dir); err == nil && c.Verdict.Status == synth.StatusDuplicate {
+			// The same code is already there (an earlier candidate of this
+			// or another run): keep that one's record.
+			dir = ""
+		} else if err := c.WriteDir(dir); err != nil {
 			fmt.Fprintf(out.g.stderr, "nngpt: %v\n", err)
 			dir = ""
 		}

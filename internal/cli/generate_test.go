@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/llm/llmtest"
 	"github.com/nngpt/nngpt/synth"
 )
 
@@ -83,5 +85,49 @@ func TestGenerateBadFlags(t *testing.T) {
 		if code != 1 || !strings.Contains(errb.String(), strings.TrimPrefix(args[0], "--")) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and a message naming the flag", args, code, errb.String())
 		}
+	}
+}
+
+func TestGenerateLLM(t *testing.T) {
+	srv := llmtest.NewServer(t,
+		llmtest.Reply(llmtest.ReplyGood.Text),
+		llmtest.Reply(llmtest.ReplyGood.Text), // the same model again: a duplicate
+		llmtest.Forever(llmtest.Reply("Sorry, I can't write code today.")),
+	)
+	ws := filepath.Join(t.TempDir(), "ws")
+	var out, errb bytes.Buffer
+	code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--llm", srv.URL, "--model", "scripted", "--n", "3", "--shots", "2"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want 3 candidate lines and a summary:\n%s", out.String())
+	}
+	got := map[string]bool{}
+	for _, l := range lines[:3] {
+		switch {
+		case strings.Contains(l, "accepted @static"):
+			got["accepted"] = true
+		case strings.Contains(l, "duplicate @dedup duplicate_code"):
+			got["duplicate"] = true
+		case strings.Contains(l, "rejected @extract"):
+			got["rejected"] = true
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("want one accepted, one duplicate and one rejected candidate:\n%s", out.String())
+	}
+	c, err := synth.ReadDir(filepath.Join(ws, CandidatesDir, lemur.CodeID(llmtest.GoodCode)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Generator != "llm" || c.Prompt == "" || c.Reply != llmtest.ReplyGood.Text || c.Verdict.Status != synth.StatusAccepted {
+		t.Errorf("candidate folder: generator %q, prompt %d bytes, reply %q, verdict %v", c.Generator, len(c.Prompt), c.Reply, c.Verdict)
+	}
+	// The fresh workspace's zoo models have no recorded runs, so there is
+	// nothing to rank for an n-shot prompt: zero-shot it is.
+	if !strings.Contains(c.Prompt, "Design a new neural network") || !strings.Contains(c.Prompt, "shapes dataset (10 classes") {
+		t.Errorf("a zero-shot prompt for shapes was expected:\n%s", c.Prompt)
 	}
 }

@@ -7,8 +7,7 @@ def supported_hyperparameters():
 
 
 class Net(nn.Module):
-    """A tiny vision transformer for small images: a convolutional stem (early
-    convolutions make ViTs train much faster), 4x4 patches embedded by a
+    """A tiny vision transformer for small images: 4x4 patches embedded by a
     strided convolution, a class token, learned position embeddings and two
     pre-norm transformer encoder layers."""
 
@@ -20,12 +19,7 @@ class Net(nn.Module):
         patch = 4
         dim = 64
         tokens = (in_shape[2] // patch) * (in_shape[3] // patch)
-        self.stem = nn.Sequential(
-            nn.Conv2d(channels, 32, 3, padding=1, bias=False),
-            nn.BatchNorm2d(32),
-            nn.ReLU(inplace=True),
-        )
-        self.embed = nn.Conv2d(32, dim, patch, stride=patch)
+        self.embed = nn.Conv2d(channels, dim, patch, stride=patch)
         self.cls = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos = nn.Parameter(torch.randn(1, tokens + 1, dim) * 0.02)
         layer = nn.TransformerEncoderLayer(
@@ -37,7 +31,7 @@ class Net(nn.Module):
         self.head = nn.Linear(dim, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.embed(self.stem(x)).flatten(2).transpose(1, 2)
+        x = self.embed(x).flatten(2).transpose(1, 2)
         cls = self.cls.expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], 1) + self.pos
         x = self.encoder(x)
