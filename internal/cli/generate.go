@@ -154,9 +154,6 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	if err != nil {
 		return err
 	}
-	if dyn != nil {
-		defer dyn.close()
-	}
 	var dc gate.DynamicCheck
 	if dyn != nil {
 		dc = dyn
@@ -506,8 +503,6 @@ func newRunnerCheck(ctx context.Context, g *globals, o *generateOpts, cfg *confi
 	return &runnerCheck{ex: ex, data: data, train: o.dynamic == "train", batch: o.batch, max: o.maxParams, dev: cfg.Device,
 		seed: cfg.Seed, results: map[string]*runner.Result{}, hp: map[string]*synth.Candidate{}}, nil
 }
-
-func (r *runnerCheck) close() {}
 
 // register remembers the candidate behind a gate name, for its hp.
 func (r *runnerCheck) register(c *synth.Candidate) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/synth"
 	"github.com/nngpt/nngpt/zoo"
 )
 
@@ -183,6 +184,14 @@ func TestPolicy(t *testing.T) {
 	}
 	if q.Weights()[OpConv] != p.Weights()[OpConv] {
 		t.Error("policy JSON round trip lost a weight")
+	}
+	// Learn credits the candidate's code operators, not hp.
+	c := synth.New(Name, "x = 1\n")
+	c.Operators = []string{"kernel:conv@3 3->5", "hp:lr=0.01"}
+	before := p.Weights()
+	p.Learn(c, 1)
+	if after := p.Weights(); after[OpKernel] <= before[OpKernel] || after[OpConv] != before[OpConv] {
+		t.Errorf("Learn: kernel %v -> %v, conv %v -> %v", before[OpKernel], after[OpKernel], before[OpConv], after[OpConv])
 	}
 	// Only allowed operators are picked.
 	rng := rand.New(rand.NewPCG(1, 1))

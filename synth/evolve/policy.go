@@ -6,7 +6,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
+
+	"github.com/nngpt/nngpt/synth"
 )
 
 // Operator names. A candidate's Operators entries start with one of them.
@@ -112,6 +115,20 @@ func (p *Policy) Update(op string, reward float64) {
 	}
 	w *= math.Exp(p.LearningRate * reward)
 	p.w[op] = math.Max(w, p.Floor)
+}
+
+// Learn credits every code operator a candidate went through (its
+// Operators entries, "<op>:<detail>") with reward, e.g. +1 when it trained
+// above 1.2 x chance and -1 when it failed a check. Operators of other
+// generators and the hp perturbation are ignored.
+func (p *Policy) Learn(c *synth.Candidate, reward float64) {
+	if c == nil || c.Generator != Name {
+		return
+	}
+	for _, o := range c.Operators {
+		op, _, _ := strings.Cut(o, ":")
+		p.Update(op, reward)
+	}
 }
 
 // pick samples an operator among those allowed (nil: all) in proportion
