@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/prompt"
 	"github.com/nngpt/nngpt/store"
 )
 
@@ -50,10 +51,24 @@ type Options struct {
 	// MaxCodeBytes skips models whose code is longer (0: DefaultMaxCodeBytes,
 	// negative: no limit), so one pair never overflows a training context.
 	MaxCodeBytes int
-	// Template overrides the prompt template (text/template over Pair);
-	// empty uses DefaultTemplate.
+	// Prompts is the template set the user and system turns are rendered
+	// with: the LLM generator's n-shot prompt, the baseline as its main
+	// model, no supporting models. Pass prompt.LoadWorkspace(dir) so the
+	// workspace's overrides apply as they do for the generator; nil uses
+	// prompt.Builtin().
+	Prompts *prompt.Set
+	// Shots adds this many supporting models to each prompt, drawn at
+	// random from the pair's group (never the baseline or the answer), as
+	// the generator's n-shot prompt carries them (0: none).
+	Shots int
+	// MaxParams is the parameter limit the prompt states (0:
+	// DefaultMaxParams); the loop passes its own.
+	MaxParams int64
+	// Template replaces the user turn with a text/template over Pair
+	// (functions acc and code); the system turn stays the generator's
+	// unless System is set.
 	Template string
-	// System overrides the system message; empty uses DefaultSystem.
+	// System replaces the system turn.
 	System string
 }
 
@@ -73,6 +88,9 @@ type Stats struct {
 	TooLong    int `json:"too_long"`    // models skipped for MaxCodeBytes
 	StatRows   int `json:"stat_rows"`   // best-per-model stat rows read
 	NoImprover int `json:"no_improver"` // baselines no model beat by the margin
+	// UnknownDataset counts stat rows left out because the prompt cannot
+	// describe their dataset (classes and input shape unknown).
+	UnknownDataset int `json:"unknown_dataset,omitempty"`
 }
 
 // Model is one side of a pair: a model's best run at one epoch.
@@ -100,6 +118,7 @@ type Pair struct {
 	Task, Dataset, Metric string
 	Epoch                 int
 	Baseline, Better      Model
+	Supporting            []Model // Options.Shots models of the same group
 }
 
 // Gain is the better model's accuracy minus the baseline's.
@@ -130,7 +149,7 @@ func Export(ctx context.Context, c store.Corpus, w io.Writer, opt Options) (Stat
 	if err != nil {
 		return Stats{}, err
 	}
-	pairs, st, err := SelectPairs(ctx, c, opt)
+	pairs, st, err := selectPairs(ctx, c, opt, pr.known)
 	if err != nil {
 		return st, err
 	}
@@ -138,12 +157,12 @@ func Export(ctx context.Context, c store.Corpus, w io.Writer, opt Options) (Stat
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false) // keep < > & readable: the tags are the point
 	for _, p := range pairs {
-		user, err := pr.user(p)
+		system, user, err := pr.messages(p)
 		if err != nil {
 			return st, err
 		}
 		ex := Example{Messages: []Message{
-			{Role: "system", Content: pr.system},
+			{Role: "system", Content: system},
 			{Role: "user", Content: user},
 			{Role: "assistant", Content: p.Answer()},
 		}}
@@ -210,6 +229,12 @@ type groupKey struct {
 // group has its own random stream, so filtering one group out does not
 // change another's pairs).
 func SelectPairs(ctx context.Context, c store.Corpus, opt Options) ([]Pair, Stats, error) {
+	return selectPairs(ctx, c, opt, nil)
+}
+
+// selectPairs is SelectPairs keeping only datasets known(dataset) accepts
+// (nil: all).
+func selectPairs(ctx context.Context, c store.Corpus, opt Options, known func(string) bool) ([]Pair, Stats, error) {
 	var st Stats
 	if opt.Margin == 0 {
 		opt.Margin = DefaultMargin
@@ -219,6 +244,9 @@ func SelectPairs(ctx context.Context, c store.Corpus, opt Options) ([]Pair, Stat
 	}
 	if opt.MaxCodeBytes == 0 {
 		opt.MaxCodeBytes = DefaultMaxCodeBytes
+	}
+	if opt.Shots < 0 {
+		return nil, st, fmt.Errorf("finetune: shots %d: want 0 or more supporting models", opt.Shots)
 	}
 	if opt.Epoch < 0 {
 		return nil, st, fmt.Errorf("finetune: epoch %d: want 0 (every epoch) or a positive epoch", opt.Epoch)
@@ -233,6 +261,10 @@ func SelectPairs(ctx context.Context, c store.Corpus, opt Options) ([]Pair, Stat
 	for rec, err := range c.Stats(ctx, f) {
 		if err != nil {
 			return nil, st, fmt.Errorf("finetune: read stats: %w", err)
+		}
+		if known != nil && !known(rec.Dataset) {
+			st.UnknownDataset++
+			continue
 		}
 		k := groupKey{rec.Task, rec.Dataset, rec.Metric, rec.Epoch}
 		id := fmt.Sprintf("%s\x00%s\x00%s\x00%d\x00%s", k.task, k.dataset, k.metric, k.epoch, rec.NN)
@@ -308,6 +340,9 @@ func pairGroup(k groupKey, ms []Model, opt Options, st *Stats) []Pair {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d", k.task, k.dataset, k.metric, k.epoch)
 	rng := rand.New(rand.NewPCG(uint64(opt.Seed), h.Sum64()))
+	// Supporting models draw from their own stream, so asking for shots
+	// leaves the choice of pairs as it is.
+	shots := rand.New(rand.NewPCG(uint64(opt.Seed)^0x5eed, h.Sum64()))
 	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = lemur.CodeID(m.Code)
@@ -353,7 +388,18 @@ func pairGroup(k groupKey, ms []Model, opt Options, st *Stats) []Pair {
 			}
 			j := better[i][len(better[i])-1]
 			better[i] = better[i][:len(better[i])-1]
-			out = append(out, Pair{Task: k.task, Dataset: k.dataset, Metric: k.metric, Epoch: k.epoch, Baseline: ms[i], Better: ms[j]})
+			pr := Pair{Task: k.task, Dataset: k.dataset, Metric: k.metric, Epoch: k.epoch, Baseline: ms[i], Better: ms[j]}
+			if opt.Shots > 0 {
+				for _, x := range shots.Perm(len(ms)) {
+					if len(pr.Supporting) == opt.Shots {
+						break
+					}
+					if ids[x] != ids[i] && ids[x] != ids[j] {
+						pr.Supporting = append(pr.Supporting, ms[x])
+					}
+				}
+			}
+			out = append(out, pr)
 			added = true
 		}
 		if !added {

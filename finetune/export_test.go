@@ -166,6 +166,53 @@ func TestSelectPairs(t *testing.T) {
 	}
 }
 
+func TestUnknownDataset(t *testing.T) {
+	rs := append([]run{{"celeba-gender", "A", 1, 0.6}, {"celeba-gender", "E", 1, 0.8}}, runs...)
+	st := corpus(t, codes, rs)
+	var b bytes.Buffer
+	stats, err := Export(context.Background(), st, &b, Options{Epoch: 1})
+	if err != nil || stats.UnknownDataset != 2 || strings.Contains(b.String(), "celeba-gender") {
+		t.Fatalf("default prompt on an unknown dataset: %+v %v", stats, err)
+	}
+	// A custom template needs no classes or input shape.
+	b.Reset()
+	stats, err = Export(context.Background(), st, &b, Options{Epoch: 1, Dataset: "celeba-gender", Template: "improve {{.Baseline.Name}} on {{.Dataset}}"})
+	if err != nil || stats.Pairs != 1 || !strings.Contains(b.String(), "improve A on celeba-gender") {
+		t.Fatalf("custom template: %+v %v %s", stats, err, b.String())
+	}
+}
+
+func TestShotsKeepPairs(t *testing.T) {
+	st := corpus(t, codes, runs)
+	plain, _, err := SelectPairs(context.Background(), st, Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, _, err := SelectPairs(context.Background(), st, Options{Seed: 3, Shots: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) != len(shot) {
+		t.Fatalf("%d pairs with shots, %d without", len(shot), len(plain))
+	}
+	for i := range plain {
+		if plain[i].Baseline.Name != shot[i].Baseline.Name || plain[i].Better.Name != shot[i].Better.Name {
+			t.Fatalf("pair %d changed with shots", i)
+		}
+		for _, m := range shot[i].Supporting {
+			if m.Code == shot[i].Baseline.Code || m.Code == shot[i].Better.Code {
+				t.Errorf("pair %d: supporting model %s repeats the baseline or the answer", i, m.Name)
+			}
+		}
+		if shot[i].Epoch == 1 && len(shot[i].Supporting) != 3 {
+			t.Errorf("pair %d: %d supporting models, want 3", i, len(shot[i].Supporting))
+		}
+	}
+	if _, _, err := SelectPairs(context.Background(), st, Options{Shots: -1}); err == nil {
+		t.Error("negative shots accepted")
+	}
+}
+
 func TestExportDeterministic(t *testing.T) {
 	st := corpus(t, codes, runs)
 	ctx := context.Background()
@@ -188,7 +235,7 @@ func TestExportDeterministic(t *testing.T) {
 func TestExportFormat(t *testing.T) {
 	st := corpus(t, codes, runs)
 	path := filepath.Join(t.TempDir(), "sub", "ft.jsonl")
-	stats, err := ExportFile(context.Background(), st, path, Options{Epoch: 1, Margin: 0.25})
+	stats, err := ExportFile(context.Background(), st, path, Options{Epoch: 1, Margin: 0.25, Shots: 2, MaxParams: 123456})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +260,9 @@ func TestExportFormat(t *testing.T) {
 			t.Fatalf("line %d roles: %+v", n, ex.Messages)
 		}
 		user, answer := ex.Messages[1].Content, ex.Messages[2].Content
-		for _, want := range []string{"img-classification", "cifar-10", "1 training epoch.", "accuracy of 0.", "class Net(nn.Module)", "transform norm_32", `"lr":`, "PyTorch 1.13"} {
+		// The user turn is the generator's own n-shot prompt.
+		for _, want := range []string{"img-classification on the cifar-10 dataset (10 classes", "after 1 training epoch(s)", "Main model, ",
+			"Supporting model 1, ", "Supporting model 2, ", "class Net(nn.Module)", "transform norm_32", `"lr":`, "PyTorch 1.13", "At most 123456 trainable"} {
 			if !strings.Contains(user, want) {
 				t.Errorf("line %d: prompt misses %q:\n%s", n, want, user)
 			}
@@ -228,6 +277,9 @@ func TestExportFormat(t *testing.T) {
 		}
 		if !strings.Contains(user, "```python\n") || strings.Contains(user, r.Code) {
 			t.Errorf("line %d: the prompt must show the baseline, not the answer's code", n)
+		}
+		if strings.Count(user, "```python") != 3 {
+			t.Errorf("line %d: want the main model and 2 supporting models in the prompt", n)
 		}
 	}
 	if n != stats.Pairs || n == 0 {

@@ -1,31 +1,29 @@
 package finetune
 
 import (
-	_ "embed"
 	"fmt"
 	"strings"
 	"text/template"
+
+	"github.com/nngpt/nngpt/prompt"
+	"github.com/nngpt/nngpt/synth/llmgen"
 )
 
-// DefaultSystem is the system turn of every example.
-const DefaultSystem = "You are an expert in designing PyTorch neural networks for computer vision. " +
-	"You improve models written in the LEMUR format and always answer with the hyperparameters as JSON " +
-	"between <hp> and </hp>, the data transform name between <tr> and </tr>, and the complete Python " +
-	"file of the model between <nn> and </nn>."
+// DefaultMaxParams is the parameter limit the prompt states when Options
+// gives none; it is llmgen's default, so the examples read like the
+// generator's own prompts.
+const DefaultMaxParams = 5_000_000
 
-// DefaultTemplate is the user turn: NNGPT's improvement prompt with one
-// main model (the baseline) and no supporting models, so a fine-tuned
-// generator sees at training time what it sees when the loop asks it to
-// improve a corpus model. It is a text/template over Pair; see
-// prompt.tmpl.
-//
-//go:embed prompt.tmpl
-var DefaultTemplate string
-
-// prompter renders the user turn of a pair.
+// prompter renders the system and user turns of a pair. By default they
+// are exactly what the LLM generator sends for an n-shot improvement with
+// the baseline as the main model and no supporting models (package
+// prompt, workspace overrides included when the caller passes that set),
+// so the fine-tuned model is trained on the prompts it will be asked.
 type prompter struct {
-	tmpl   *template.Template
-	system string
+	set       *prompt.Set
+	custom    *template.Template // Options.Template, over Pair
+	system    string             // Options.System
+	maxParams int64
 }
 
 var funcs = template.FuncMap{
@@ -33,30 +31,26 @@ var funcs = template.FuncMap{
 	"acc": func(f float64) string { return fmt.Sprintf("%.4f", f) },
 	// code trims the trailing blank lines of a file for a fenced block.
 	"code": func(s string) string { return strings.TrimRight(s, "\n") },
-	"default": func(s, def string) string {
-		if s == "" {
-			return def
-		}
-		return s
-	},
 }
 
 func newPrompter(opt Options) (*prompter, error) {
-	src, name := opt.Template, "custom template"
-	if src == "" {
-		src, name = DefaultTemplate, "prompt.tmpl"
+	p := &prompter{set: opt.Prompts, system: opt.System, maxParams: opt.MaxParams}
+	if p.maxParams <= 0 {
+		p.maxParams = DefaultMaxParams
 	}
-	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
-	if err != nil {
-		return nil, fmt.Errorf("finetune: prompt template: %w", err)
+	if opt.Template != "" {
+		t, err := template.New("custom template").Funcs(funcs).Option("missingkey=error").Parse(opt.Template)
+		if err != nil {
+			return nil, fmt.Errorf("finetune: prompt template: %w", err)
+		}
+		p.custom = t
 	}
-	p := &prompter{tmpl: t, system: opt.System}
-	if p.system == "" {
-		p.system = DefaultSystem
+	if p.set == nil {
+		p.set = prompt.Builtin()
 	}
 	// Render a sample now so a template naming a field Pair lacks fails
 	// before any file is written.
-	if _, err := p.user(samplePair); err != nil {
+	if _, _, err := p.messages(samplePair); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -66,10 +60,55 @@ var samplePair = Pair{Task: "img-classification", Dataset: "cifar-10", Metric: "
 	Baseline: Model{Name: "a", Code: "x = 1\n", Accuracy: 0.4, Transform: "norm"},
 	Better:   Model{Name: "b", Code: "x = 2\n", Accuracy: 0.5, Transform: "norm"}}
 
-func (p *prompter) user(pr Pair) (string, error) {
-	var b strings.Builder
-	if err := p.tmpl.Execute(&b, pr); err != nil {
-		return "", fmt.Errorf("finetune: prompt template: %w", err)
+// known reports whether the prompt can describe a dataset (its classes and
+// input shape); a custom template needs nothing.
+func (p *prompter) known(dataset string) bool {
+	if p.custom != nil {
+		return true
 	}
-	return strings.TrimSpace(b.String()), nil
+	_, ok := llmgen.KnownDatasets[dataset]
+	return ok
+}
+
+func (p *prompter) messages(pr Pair) (system, user string, err error) {
+	if p.custom != nil {
+		var b strings.Builder
+		if err := p.custom.Execute(&b, pr); err != nil {
+			return "", "", fmt.Errorf("finetune: prompt template: %w", err)
+		}
+		system = p.system
+		if system == "" {
+			system, _, err = p.nshot(samplePair)
+		}
+		return system, strings.TrimSpace(b.String()), err
+	}
+	system, user, err = p.nshot(pr)
+	if p.system != "" {
+		system = p.system
+	}
+	return system, user, err
+}
+
+// nshot renders the generator's n-shot prompt for the pair's baseline.
+func (p *prompter) nshot(pr Pair) (system, user string, err error) {
+	k, ok := llmgen.KnownDatasets[pr.Dataset]
+	if !ok {
+		return "", "", fmt.Errorf("finetune: dataset %q: its classes and input shape are unknown to the prompt", pr.Dataset)
+	}
+	task := prompt.Task{Task: pr.Task, Dataset: pr.Dataset, Metric: pr.Metric, Classes: k.Classes,
+		InShape: [4]int{64, k.Shape[0], k.Shape[1], k.Shape[2]}, Epochs: max(pr.Epoch, 1), MaxParams: p.maxParams}
+	b := pr.Baseline
+	pm := func(m Model) prompt.Model {
+		return prompt.Model{Name: m.Name, Code: m.Code, Accuracy: m.Accuracy, Epoch: max(pr.Epoch, 1), Transform: m.Transform, HP: m.HPJSON()}
+	}
+	main := pm(b)
+	d := prompt.Data{Task: task, Main: &main}
+	for _, m := range pr.Supporting {
+		d.Supporting = append(d.Supporting, pm(m))
+	}
+	out, err := p.set.Render(prompt.NShot, d)
+	if err != nil {
+		return "", "", fmt.Errorf("finetune: %w", err)
+	}
+	return strings.TrimSpace(out.Messages[0].Content), strings.TrimSpace(out.Messages[1].Content), nil
 }

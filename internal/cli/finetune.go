@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/finetune"
+	"github.com/nngpt/nngpt/prompt"
 )
 
 func newFinetuneCmd(g *globals) *cobra.Command {
@@ -41,11 +42,12 @@ least --margin more accurate (different code), baselines visited in a seeded
 random order and repeated only when all have been used, up to --per-group
 pairs per group.
 
-Each line is {"messages": [system, user, assistant]}: the user turn is an
-improvement prompt with the baseline's code, hyperparameters, transform and
-accuracy; the assistant turn is <hp>JSON</hp><tr>transform</tr><nn>code</nn>
-of the better model. TRL's SFTTrainer, Unsloth and axolotl (type:
-chat_template) read it as it is.
+Each line is {"messages": [system, user, assistant]}: the system and user
+turns are the LLM generator's own n-shot improvement prompt (the workspace's
+prompts/ overrides included) with the baseline as its main model and --shots
+supporting models from the same group; the assistant turn is
+<hp>JSON</hp><tr>transform</tr><nn>code</nn> of the better model. TRL's
+SFTTrainer, Unsloth and axolotl (type: chat_template) read it as it is.
 
   nngpt finetune export ft.jsonl --dataset cifar-10 --epoch 1 --margin 0.02`,
 		Args: cobra.ExactArgs(1),
@@ -62,6 +64,9 @@ chat_template) read it as it is.
 				return err
 			}
 			defer ws.Close()
+			if opt.Prompts, err = prompt.LoadWorkspace(ws.Dir); err != nil {
+				return err
+			}
 			st, err := finetune.ExportFile(cmd.Context(), ws.Store, args[0], opt)
 			if err != nil {
 				return err
@@ -74,6 +79,9 @@ chat_template) read it as it is.
 			}
 			fmt.Fprintf(g.stdout, "%d pairs from %d groups (%d models with code; %d without code in the nn table, %d longer than the code limit, %d baselines nothing beat) -> %s\n",
 				st.Pairs, st.Groups, st.Models, st.NoCode, st.TooLong, st.NoImprover, args[0])
+			if st.UnknownDataset > 0 {
+				fmt.Fprintf(g.stderr, "%d stat rows left out: their dataset's classes and input shape are unknown to the prompt (a --template needs neither)\n", st.UnknownDataset)
+			}
 			if st.Pairs == 0 {
 				fmt.Fprintln(g.stderr, "no pairs: the corpus needs at least two models with code on the same task, dataset and epoch whose accuracies differ by --margin (import LEMUR with 'nngpt lemur import' or run 'nngpt run')")
 			}
@@ -89,8 +97,10 @@ chat_template) read it as it is.
 	f.IntVar(&opt.PerGroup, "per-group", finetune.DefaultPerGroup, "most pairs per task, dataset, metric and epoch (negative: no cap)")
 	f.Int64Var(&opt.Seed, "seed", 0, "seed of the pair choice")
 	f.IntVar(&opt.MaxCodeBytes, "max-code-bytes", finetune.DefaultMaxCodeBytes, "skip models with longer code (negative: no limit)")
-	f.StringVar(&tmplFile, "template", "", "file with a text/template for the user turn (default: the built-in improvement prompt)")
-	f.StringVar(&opt.System, "system", "", "system message (default: the built-in one)")
+	f.IntVar(&opt.Shots, "shots", 0, "supporting models per prompt, drawn from the same group")
+	f.Int64Var(&opt.MaxParams, "max-params", finetune.DefaultMaxParams, "parameter limit the prompt states")
+	f.StringVar(&tmplFile, "template", "", "file with a text/template over finetune.Pair for the user turn (default: the generator's n-shot prompt)")
+	f.StringVar(&opt.System, "system", "", "system message (default: the generator's)")
 	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	return cmd
 }
