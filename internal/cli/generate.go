@@ -487,6 +487,10 @@ func newRunnerCheck(ctx context.Context, g *globals, o *generateOpts, cfg *confi
 	}
 	data, err := runner.Datasets{CacheDir: o.wf.cache(), Sandbox: sb}.Prepare(ctx, py, spec)
 	if err != nil {
+		if o.dynamic == "auto" && ctx.Err() == nil {
+			fmt.Fprintf(g.stderr, "nngpt: dataset %s is not available for the worker checks (%v): static gates only\n", spec.Name, err)
+			return nil, nil
+		}
 		return nil, err
 	}
 	threads := 0
