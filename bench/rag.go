@@ -55,8 +55,8 @@ type RAGRow struct {
 }
 
 // RAG extracts every target from repo and validates it to level 2 with v,
-// jobs at a time.
-func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jobs int) (*RAGResult, error) {
+// jobs at a time; progress, when set, hears of each finished target.
+func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
 	if v == nil {
 		return nil, fmt.Errorf("bench rag needs a validator")
 	}
@@ -79,7 +79,7 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs),
 		Failures: map[string]int{}}
 	start := time.Now()
-	outs, err := rag.Process(ctx, idx, targets, v, 2, jobs, nil)
+	outs, err := rag.Process(ctx, idx, targets, v, 2, jobs, progress)
 	if err != nil {
 		return nil, err
 	}

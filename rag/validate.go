@@ -35,7 +35,7 @@ type Validator interface {
 // SandboxValidator validates blocks with the runner's sandboxed worker.
 type SandboxValidator struct {
 	Exec    *runner.Local
-	Timeout time.Duration // per block; 0: 90 s
+	Timeout time.Duration // per block; 0: the runner's default (2 min)
 }
 
 // Validate runs the block probe job.

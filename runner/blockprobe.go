@@ -22,8 +22,9 @@ type BlockProbeJob struct {
 	Code  string
 	Level int // 1 or 2 (default 2)
 	Class string
-	// Timeout bounds the whole probe (default 90s); the worker spends at
-	// most two thirds of it trying arguments and inputs.
+	// Timeout bounds the whole probe (default 2 min); the worker starts no
+	// new attempt (arguments, input) after half of it, so one slow forward
+	// pass still fits.
 	Timeout time.Duration
 	Limits  Limits
 }
@@ -56,7 +57,7 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 		return nil, errors.New("block probe level 2 needs a class name")
 	}
 	if job.Timeout == 0 {
-		job.Timeout = 90 * time.Second
+		job.Timeout = 2 * time.Minute
 	}
 	select {
 	case l.slots <- struct{}{}:
@@ -90,7 +91,7 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 	sbScr := l.sb.scratchPath(la)
 	spec := map[string]any{
 		"kind": "blockprobe", "model": map[string]any{"name": job.Name, "path": sbScr + "/" + job.Name + ".py"},
-		"level": job.Level, "class": job.Class, "scratch": sbScr, "budget": job.Timeout.Seconds() * 2 / 3,
+		"level": job.Level, "class": job.Class, "scratch": sbScr, "budget": job.Timeout.Seconds() / 2,
 		"limits": map[string]any{"memory": lim.Memory, "cpu_seconds": int64(job.Timeout.Seconds()) * 2,
 			"nproc": lim.Processes, "nofile": lim.OpenFiles, "fsize": lim.FileSize},
 	}

@@ -39,7 +39,13 @@ Nothing is stored in the workspace.`,
 			if err != nil {
 				return err
 			}
-			res, err := bench.RAG(ctx, repo, targets, v, val.jobs)
+			n := 0
+			res, err := bench.RAG(ctx, repo, targets, v, val.jobs, func(o rag.Outcome) {
+				n++
+				if verbose {
+					fmt.Fprintf(g.stderr, "[%d/%d] %s: level %d\n", n, len(targets), o.Target, max(o.Level(), 0))
+				}
+			})
 			if err != nil {
 				return err
 			}
@@ -75,7 +81,7 @@ Nothing is stored in the workspace.`,
 	cmd.Flags().StringVar(&repo, "repo", "", "repository folder")
 	cmd.Flags().StringVar(&targetsPath, "targets", "", "file listing the classes, one per line")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with every block's outcome)")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every failed target with its error")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show progress on stderr and list every failed target with its error")
 	val.add(cmd)
 	cmd.Flags().Lookup("level").Hidden = true
 	return cmd

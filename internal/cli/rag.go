@@ -46,7 +46,7 @@ func (v *ragValidation) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.IntVar(&v.level, "level", 2, "validate up to this level: 0 (do not validate), 1 or 2")
 	f.IntVar(&v.jobs, "jobs", 1, "blocks validated at once")
-	f.DurationVar(&v.timeout, "timeout", 90*time.Second, "validation time limit per block")
+	f.DurationVar(&v.timeout, "timeout", 2*time.Minute, "validation time limit per block")
 	f.StringVar(&v.python, "python", "", "python interpreter with torch (env NNGPT_PYTHON; default: search)")
 	f.StringVar(&v.sandbox, "sandbox", envOr("NNGPT_SANDBOX", "auto"), "auto, bwrap or none (env NNGPT_SANDBOX)")
 	f.StringVar(&v.cacheDir, "cache-dir", "", "cache for the worker code (env NNGPT_CACHE)")

@@ -82,6 +82,14 @@ class _Guesser:
         lname = name.lower()
         if ann is bool:
             return False
+        if origin is tuple and args and args[-1] is not Ellipsis and len(args) > 1:
+            # Tuple[int, int, int]: exactly that many values.
+            v = self.value(name, typing.List[args[0]], depth)
+            if isinstance(v, list) and v:
+                if len(args) == 3 and len(v) == 2:
+                    v = [self.cin] + v  # (channels, height, width)
+                return tuple((v * len(args))[:len(args)])
+            return v
         if origin in (list, tuple, collections.abc.Sequence) or ann in (list, tuple):
             inner = _unwrap_optional(args[0]) if args else int
             if typing.get_origin(inner) is typing.Union:
@@ -144,6 +152,12 @@ class _Guesser:
                 return self.layer_factory(lname)
             if lname in ("backbone", "body", "encoder", "features", "model", "module"):
                 return self.module_arg(lname, nn.Module)
+            camel = "".join(p[:1].upper() + p[1:] for p in lname.split("_"))
+            sub = getattr(self.mod, camel, None)
+            if inspect.isclass(sub) and issubclass(sub, nn.Module) and depth < 2:
+                v = _try_build(sub, self, depth + 1)
+                if v is not None:
+                    return v
             if lname in ("layers", "channels_list", "in_channels_list", "hidden_layers"):
                 return [self.cout, self.cout]
             if "mean" in lname or "std" in lname:
@@ -253,7 +267,7 @@ def _try_build(cls, g, depth):
 
 
 _VARIANTS = ((16, 16, 2), (64, 16, 2), (3, 16, 2), (16, 64, 2), (32, 32, 2), (16, 16, 3))
-_LIST_LEN = re.compile(r"\b(\w+)\b[^.]{0,40}?\b(?:list|tuple|sequence) of (\d+)")
+_LIST_LEN = re.compile(r"\b(?:list|tuple|sequence) of (\d+)")
 _MISSING = re.compile(r"missing \d+ required (?:positional|keyword-only) arguments?: (.*)")
 
 
@@ -268,10 +282,13 @@ def _instantiate(cls, kwargs, g):
             return cls(**kwargs)
         except Exception as e:
             ll = _LIST_LEN.search(str(e))
-            if ll and isinstance(kwargs.get(ll.group(1)), list) and kwargs[ll.group(1)] and len(kwargs[ll.group(1)]) != int(ll.group(2)):
+            if ll:
                 # "expected stages_repeats as list of 3 positive ints"
-                kwargs[ll.group(1)] = [kwargs[ll.group(1)][0]] * int(ll.group(2))
-                continue
+                before, n = str(e)[:ll.start()], int(ll.group(1))
+                hit = [k for k, v in kwargs.items() if isinstance(v, list) and v and len(v) != n and k in before]
+                if hit:
+                    kwargs[hit[-1]] = [kwargs[hit[-1]][0]] * n
+                    continue
             named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))
                      and _lookup(_INT_BY_NAME, n) is not None]
             if named:
@@ -483,8 +500,7 @@ def probe(mod, cls_name, budget=60.0):
                 res["errors"].append("time budget spent")
                 return res
             try:
-                with torch.no_grad():
-                    out = obj(*args)
+                out = _call(obj, args, torch)
             except Exception as e:
                 res["errors"].append("%s: %s: %s" % (desc, type(e).__name__, str(e)[:200]))
                 continue
@@ -493,6 +509,23 @@ def probe(mod, cls_name, budget=60.0):
             res["output"] = _describe(out, torch)
             return res
     return res
+
+
+def _call(obj, args, torch):
+    """obj(*args) without gradients; a dict of feature maps that lacks a key
+    forward reads gets that key (a map like the first) and is tried again."""
+    for _ in range(4):
+        try:
+            with torch.no_grad():
+                return obj(*args)
+        except KeyError as e:
+            d = args[0] if args and isinstance(args[0], dict) else None
+            key = e.args[0] if e.args else None
+            if d is None or not isinstance(key, str) or key in d or not d:
+                raise
+            d[key] = next(iter(d.values()))
+    with torch.no_grad():
+        return obj(*args)
 
 
 def _describe(out, torch):
@@ -550,7 +583,7 @@ def _run(spec, ch):
     import torch
 
     torch.set_num_threads(1)
-    res = probe(mod, cls_name, float(spec.get("budget") or 60))
+    res = probe(mod, cls_name, float(spec.get("budget") or 45))
     if res["build"]:
         ch.emit("stage", stage="build", kwargs=res["kwargs"])
     info = {"input": res["input"], "output": res["output"], "errors": res["errors"][-8:]}
