@@ -90,7 +90,7 @@ func (f *fakeExec) Submit(ctx context.Context, job runner.Job) (runner.Run, erro
 	return r, nil
 }
 
-func newEngine(t *testing.T, st store.Store, ex *fakeExec, gen synth.Generator) *Engine {
+func newEngine(st store.Store, ex *fakeExec, gen synth.Generator) *Engine {
 	return &Engine{Store: st, Generator: gen, Exec: ex, Data: &runner.Dataset{Name: "shapes", Classes: 10}}
 }
 
@@ -100,7 +100,7 @@ func testConfig() config.Config {
 	return c
 }
 
-func openStore(t *testing.T, path string) store.Store {
+func openStore(t testing.TB, path string) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestLoopRecordsAndAdmits(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(t.TempDir(), "nngpt.db"))
 	ex := &fakeExec{trains: map[string]int{}}
-	eng := newEngine(t, st, ex, fakeGen{dup: true})
+	eng := newEngine(st, ex, fakeGen{dup: true})
 	dedup := map[string]string{}
 	eng.Check = func(ctx context.Context, c *synth.Candidate) synth.Verdict {
 		if prev, ok := dedup[c.ID]; ok {
@@ -166,7 +166,7 @@ func TestLoopResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nngpt.db")
 	st := openStore(t, path)
 	ex := &fakeExec{trains: map[string]int{}, block: make(chan struct{})}
-	eng := newEngine(t, st, ex, fakeGen{})
+	eng := newEngine(st, ex, fakeGen{})
 	cctx, cancel := context.WithCancel(ctx)
 	running := 0
 	eng.Observe = func(e Event) {
@@ -194,7 +194,7 @@ func TestLoopResumes(t *testing.T) {
 	ex.mu.Lock()
 	ex.block = nil
 	ex.mu.Unlock()
-	eng2 := newEngine(t, st2, ex, fakeGen{})
+	eng2 := newEngine(st2, ex, fakeGen{})
 	res, err = eng2.Run(ctx, Options{Config: testConfig()})
 	if err != nil {
 		t.Fatal(err)
