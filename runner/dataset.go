@@ -66,7 +66,7 @@ func (s DatasetSpec) withDefaults() DatasetSpec {
 func (s DatasetSpec) Key() string {
 	s = s.withDefaults()
 	if s.Name == "shapes" {
-		return fmt.Sprintf("shapes-s%d-c%d-n%d-t%d-seed%d-v2", s.Size, s.Classes, s.NTrain, s.NTest, s.Seed)
+		return fmt.Sprintf("shapes-s%d-c%d-n%d-t%d-seed%d-v3", s.Size, s.Classes, s.NTrain, s.NTest, s.Seed)
 	}
 	if s.NTrain == 0 && s.NTest == 0 {
 		return s.Name + "-full-v1"
