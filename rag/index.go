@@ -2,6 +2,22 @@
 // top-level classes, functions, assignments and imports) and extracts a
 // named nn.Module class with everything it needs at runtime into one
 // self-contained file, which the sandboxed worker then validates.
+//
+//	idx, _ := rag.Open(ctx, "path/to/repo", rag.Options{CacheDir: dir}) // seconds; then cached
+//	blk, _ := idx.Extract(ctx, "ResNet")                                // or "pkg.module.ResNet"
+//	val, _ := rag.SandboxValidator{Exec: local}.Validate(ctx, blk, 2)   // level 1 and 2
+//	_ = st.PutBlock(ctx, rag.Record(blk, &val))                         // the block library
+//	b, _ := rag.Get(ctx, st, "ResNet")                                  // synthesis reads it back
+//
+// Extraction follows Python's own rules statically: relative imports,
+// package re-exports, aliases, star imports (with __all__), imports under
+// try/if (the whole statement is kept, so Python picks the branch at run
+// time), import cycles, and scoping (see pyast.Symbols). Definitions from
+// the repository are inlined once, in an order where everything a
+// statement needs when it runs is defined before it; clashing names get a
+// numeric suffix; imports from outside the repository stay imports. Names
+// it cannot resolve are listed in Block.Unresolved and in the file's
+// header, never guessed.
 package rag
 
 import (

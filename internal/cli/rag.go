@@ -127,9 +127,13 @@ block of the same name.`,
 			if err != nil {
 				return err
 			}
-			var stored int
+			var stored, seen int
 			var putErr error
 			outs, err := rag.Process(ctx, idx, targets, v, max(val.level, 1), val.jobs, func(o rag.Outcome) {
+				seen++
+				if v != nil && !asJSON {
+					fmt.Fprintf(g.stderr, "[%d/%d] %s: level %d\n", seen, len(targets), o.Target, max(o.Level(), 0))
+				}
 				if o.Block == nil || putErr != nil {
 					return
 				}
