@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/predict"
+	"github.com/nngpt/nngpt/predict/llmpred"
 )
 
 // PredictConfig configures the accuracy-prediction benchmark.
@@ -26,6 +29,11 @@ type PredictConfig struct {
 	TestShare float64
 	Seed      uint64
 	Options   predict.Options
+	// LLM, when set, is also scored (the paper's predictor) on LLMRuns
+	// test runs drawn at random (default 200), beside the learned model
+	// and the linear fit on the same runs.
+	LLM     llm.Client
+	LLMRuns int
 }
 
 // Corpus is a LEMUR tree turned into runs and code features.
@@ -35,6 +43,7 @@ type Corpus struct {
 	Code  int                             `json:"models_with_code"`
 	Runs  []predict.Run                   `json:"-"`
 	Feats map[string]predict.CodeFeatures `json:"-"`
+	Src   map[string]string               `json:"-"` // model code by name
 }
 
 // LoadCorpus reads a LEMUR tree or archive and builds its runs and the code
@@ -54,7 +63,7 @@ func LoadCorpus(ctx context.Context, path string) (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Corpus{Path: path, Build: st, Runs: runs, Feats: map[string]predict.CodeFeatures{}}
+	c := &Corpus{Path: path, Build: st, Runs: runs, Feats: map[string]predict.CodeFeatures{}, Src: t.Codes["nn"]}
 	for name, src := range t.Codes["nn"] {
 		f, err := predict.CodeFeaturesOf([]byte(src))
 		if err != nil {
@@ -81,7 +90,18 @@ type PredictReport struct {
 	TrainSeconds float64                 `json:"train_seconds"`
 	Groups       []predict.Group         `json:"groups"`
 	Importance   []predict.FeatureWeight `json:"importance"`
+	LLM          *LLMScores              `json:"llm,omitempty"`
 }
+
+// LLMScores compares the LLM predictor with the others on the same runs.
+type LLMScores struct {
+	Asked  int                               `json:"asked"`
+	Failed int                               `json:"failed"` // errors or unparsable replies, left out
+	Scores map[predict.Method]predict.Scores `json:"scores"`
+}
+
+// MethodLLM names the LLM predictor in LLMScores.
+const MethodLLM predict.Method = "llm"
 
 // Predict trains on one side of a split by model and scores persistence,
 // the linear fit and the learned model on the other.
@@ -119,7 +139,66 @@ func Predict(ctx context.Context, cfg PredictConfig) (*PredictReport, error) {
 	}
 	imp := m.Importance()
 	rep.Importance = imp[:min(len(imp), 15)]
+	if cfg.LLM != nil {
+		src := sp.train.Src
+		if sp.test != nil {
+			src = sp.test.Src
+		}
+		if rep.LLM, err = scoreLLM(ctx, cfg, m, testable, code, src); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+func scoreLLM(ctx context.Context, cfg PredictConfig, m *predict.Model, test []predict.Run,
+	code map[string]predict.CodeFeatures, src map[string]string) (*LLMScores, error) {
+	n := cfg.LLMRuns
+	if n == 0 {
+		n = 200
+	}
+	idx := rand.New(rand.NewPCG(cfg.Seed, 11)).Perm(len(test))
+	idx = idx[:min(n, len(idx))]
+	lp := &llmpred.Predictor{Client: cfg.LLM}
+	out := &LLMScores{Scores: map[predict.Method]predict.Scores{}}
+	var truth, truthE []float64
+	preds := map[predict.Method][2][]float64{}
+	add := func(meth predict.Method, acc, epoch float64) {
+		v := preds[meth]
+		v[0], v[1] = append(v[0], acc), append(v[1], epoch)
+		preds[meth] = v
+	}
+	k := m.Schema.K
+	for _, i := range idx {
+		r := &test[i]
+		in := predict.InputOf(r, k, code[r.NN])
+		out.Asked++
+		lpRes, err := lp.Predict(ctx, in, src[r.NN])
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			out.Failed++
+			slog.Warn("LLM prediction failed", "nn", r.NN, "err", err)
+			continue
+		}
+		p, err := m.Predict(in)
+		if err != nil {
+			return nil, err
+		}
+		best, be := r.Best()
+		truth, truthE = append(truth, best), append(truthE, float64(be))
+		add(MethodLLM, lpRes.BestAccuracy, float64(lpRes.BestEpoch))
+		add(predict.Boosted, p.BestAccuracy, float64(p.BestEpoch))
+		add(predict.LinearFit, p.Linear, math.Min(float64(r.MaxEpoch()), math.Max(1, math.Round(m.LinearEpoch.Predict(float64(r.MaxEpoch()), r.Acc[k-1]-r.Acc[0])))))
+		seen := predict.Run{Acc: r.Acc[:k]}
+		_, se := seen.Best()
+		add(predict.Persistence, r.Acc[k-1], float64(se))
+	}
+	for meth, v := range preds {
+		out.Scores[meth] = predict.Score(v[0], truth, v[1], truthE)
+	}
+	return out, nil
 }
 
 // split is a training and a test set of runs, no model on both sides.
@@ -214,6 +293,18 @@ func (r *PredictReport) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.LLM != nil {
+		fmt.Fprintf(w, "\nLLM predictor on %d random test runs (%d failed and left out); all methods on the same runs:\n", r.LLM.Asked, r.LLM.Failed)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "method\truns\tRMSE\tMAE\tPearson r\tbest-epoch MAE\t")
+		for _, meth := range []predict.Method{predict.Persistence, predict.LinearFit, predict.Boosted, MethodLLM} {
+			s := r.LLM.Scores[meth]
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f\t\n", meth, s.Runs, f3(s.RMSE), f3(s.MAE), f3(s.Pearson), s.EpochMAE)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(r.Importance) > 0 {
 		var parts []string

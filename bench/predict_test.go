@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/llm"
+	"github.com/nngpt/nngpt/llm/llmtest"
 	"github.com/nngpt/nngpt/predict"
 	"github.com/nngpt/nngpt/predict/predicttest"
 )
@@ -81,5 +83,33 @@ func TestPruneBenchmark(t *testing.T) {
 	var out bytes.Buffer
 	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "top-decile") {
 		t.Errorf("table: %v\n%s", err, out.String())
+	}
+}
+
+func TestPredictBenchmarkWithLLM(t *testing.T) {
+	tree := synthTree(t, 20, 6, 1)
+	srv := llmtest.NewServer(t, llmtest.Reply("best_accuracy: 0.5\nbest_epoch: 4"), llmtest.Reply("best_accuracy: 0.6"), llmtest.Reply("no numbers"))
+	cfg := llm.DefaultConfig()
+	cfg.BaseURL, cfg.Model, cfg.Tokenizer, cfg.MaxRetries = srv.URL, "test", "estimate", 0
+	c, err := llm.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Options: predict.Options{Trees: 30}, LLM: c, LLMRuns: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LLM == nil || rep.LLM.Asked != 3 || rep.LLM.Failed != 1 {
+		t.Fatalf("LLM scores %+v, want 3 asked and 1 unparsable", rep.LLM)
+	}
+	for _, meth := range []predict.Method{MethodLLM, predict.Boosted, predict.LinearFit, predict.Persistence} {
+		if s := rep.LLM.Scores[meth]; s.Runs != 2 {
+			t.Errorf("%s scored on %d runs, want the same 2", meth, s.Runs)
+		}
+	}
+	var out bytes.Buffer
+	rep.WriteTable(&out)
+	if !strings.Contains(out.String(), "LLM predictor on 3 random test runs (1 failed") {
+		t.Errorf("table:\n%s", out.String())
 	}
 }

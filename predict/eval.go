@@ -162,3 +162,23 @@ func pearson(x, y []float64) float64 {
 	}
 	return stat.Correlation(x, y, nil)
 }
+
+// Score computes the errors of predictions against the truth: best
+// accuracies and best epochs, pairwise.
+func Score(pred, truth, predEpoch, truthEpoch []float64) Scores {
+	s := Scores{Runs: len(pred)}
+	if len(pred) == 0 {
+		return s
+	}
+	var se, ae, eae float64
+	for i := range pred {
+		d := pred[i] - truth[i]
+		se += d * d
+		ae += math.Abs(d)
+		eae += math.Abs(predEpoch[i] - truthEpoch[i])
+	}
+	n := float64(len(pred))
+	s.RMSE, s.MAE, s.EpochMAE = math.Sqrt(se/n), ae/n, eae/n
+	s.Pearson = pearson(pred, truth)
+	return s
+}

@@ -2,17 +2,20 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/bench"
+	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/predict"
 )
 
 func newBenchPredictCmd(g *globals) *cobra.Command {
 	var (
-		cfg    bench.PredictConfig
-		asJSON bool
+		cfg              bench.PredictConfig
+		asJSON           bool
+		llmURL, llmModel string
 	)
 	cmd := &cobra.Command{
 		Use:   "predict",
@@ -22,12 +25,23 @@ code), split them by model (no model on both sides; with --test-lemur, train
 on --lemur and test on --test-lemur), fit the predictor on the training side
 and score, pooled and per dataset, the best accuracy's RMSE, MAE and Pearson r
 and the best epoch's MAE of three methods: epoch-K persistence, the
-3-parameter linear fit and the learned model (with its interval's coverage).`,
+3-parameter linear fit and the learned model (with its interval's coverage).
+
+With --llm-url and --llm-model (any OpenAI-compatible server), the paper's
+LLM predictor is asked about --llm-runs random test runs and scored beside
+the others on the same runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if cfg.Train, err = bench.FindLEMUR(cfg.Train); err != nil {
 				return err
+			}
+			if llmURL != "" {
+				lc := llm.DefaultConfig()
+				lc.BaseURL, lc.Model = llmURL, llmModel
+				if cfg.LLM, err = llm.New(lc); err != nil {
+					return &ExitError{Code: 2, Err: err}
+				}
 			}
 			rep, err := bench.Predict(cmd.Context(), cfg)
 			if err != nil {
@@ -41,6 +55,9 @@ and the best epoch's MAE of three methods: epoch-K persistence, the
 	}
 	benchSplitFlags(cmd, &cfg.Train, &cfg.Test, &cfg.TestShare, &cfg.Seed, &cfg.Options)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	cmd.Flags().StringVar(&llmURL, "llm-url", os.Getenv("NNGPT_LLM_URL"), "OpenAI-compatible API root of an LLM to score as a predictor too (env NNGPT_LLM_URL)")
+	cmd.Flags().StringVar(&llmModel, "llm-model", os.Getenv("NNGPT_LLM_MODEL"), "model name the LLM server serves (env NNGPT_LLM_MODEL)")
+	cmd.Flags().IntVar(&cfg.LLMRuns, "llm-runs", 200, "test runs to ask the LLM about")
 	return cmd
 }
 
