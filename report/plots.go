@@ -599,3 +599,99 @@ func (r *Report) plotDots(es []Entry) (*figure, error) {
 	h := vg.Length(1.2+0.28*float64(len(es))) * vg.Inch
 	return &figure{p: p, w: 7 * vg.Inch, h: h}, nil
 }
+
+// plotOutcomes stacks, per cycle, what became of the candidates (admitted
+// at the bottom, so the generator's progress reads as a growing blue
+// base), with the valid rate above each bar when there is room.
+func (r *Report) plotOutcomes() (*figure, error) {
+	if len(r.Cycles) == 0 {
+		return nil, nil
+	}
+	p := newPlot("Outcomes per cycle", "cycle", "candidates")
+	lg := newLegend()
+	first, last := r.Cycles[0].Cycle, r.Cycles[len(r.Cycles)-1].Cycle
+	n := last - first + 1
+	series := []struct {
+		name string
+		col  color.Color
+		get  func(CycleStats) int
+	}{
+		{"admitted", colBlue, func(c CycleStats) int { return c.Admitted }},
+		{"trained, not admitted", colSky, func(c CycleStats) int { return c.Trained - min(c.Admitted, c.Trained) }},
+		{"pruned", color.NRGBA{190, 190, 190, 255}, func(c CycleStats) int { return c.Pruned }},
+		{"failed", colRed, func(c CycleStats) int { return c.Failed }},
+		{"rejected", colOrange, func(c CycleStats) int { return c.Rejected }},
+		{"duplicate", colPurple, func(c CycleStats) int { return c.Duplicates }},
+		{"not finished", color.NRGBA{235, 235, 235, 255}, func(c CycleStats) int { return c.Pending }},
+	}
+	// Bars fill about 70% of a cycle's slot of the ~5.2 inch data area.
+	width := min(vg.Points(36), vg.Length(5.2*72/float64(n))*0.7)
+	var below *plotter.BarChart
+	top := 0
+	var legendEntries []func()
+	for _, s := range series {
+		vals := make(plotter.Values, n)
+		any := false
+		for _, c := range r.Cycles {
+			v := s.get(c)
+			vals[c.Cycle-first] = float64(v)
+			any = any || v > 0
+		}
+		if !any {
+			continue
+		}
+		b, err := plotter.NewBarChart(vals, width)
+		if err != nil {
+			return nil, err
+		}
+		b.XMin = float64(first)
+		b.Color = s.col
+		b.LineStyle.Width = 0
+		if below != nil {
+			b.StackOn(below)
+		}
+		below = b
+		p.Add(b)
+		name, bar := s.name, b
+		legendEntries = append(legendEntries, func() { lg.Add(name, bar) })
+	}
+	// Legend top-down in the order the stack reads from the top.
+	for i := len(legendEntries) - 1; i >= 0; i-- {
+		legendEntries[i]()
+	}
+	for _, c := range r.Cycles {
+		top = max(top, c.Generated)
+	}
+	if n <= 20 {
+		var labs plotter.XYLabels
+		for _, c := range r.Cycles {
+			if c.Generated-c.Pending > 0 {
+				labs.XYs = append(labs.XYs, plotter.XY{X: float64(c.Cycle), Y: float64(c.Generated)})
+				labs.Labels = append(labs.Labels, fmt.Sprintf("%.0f%%", 100*c.ValidRate))
+			}
+		}
+		if len(labs.XYs) > 0 {
+			l, err := newLabels(labs, vg.Points(8.5), colBlack)
+			if err != nil {
+				return nil, err
+			}
+			for i := range l.TextStyle {
+				l.TextStyle[i].XAlign = draw.XCenter
+			}
+			l.Offset = vg.Point{Y: vg.Points(3)}
+			p.Add(l)
+			lg.Add("% = valid rate", noThumb{})
+		}
+	}
+	intAxis(&p.X, float64(first)-0.6, float64(last)+0.6)
+	p.Y.Min, p.Y.Max = 0, float64(top)*1.15+0.5
+	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		step := niceStep(int(hi) + 1)
+		var ts []plot.Tick
+		for v := 0; float64(v) <= hi; v += step {
+			ts = append(ts, plot.Tick{Value: float64(v), Label: fmt.Sprint(v)})
+		}
+		return ts
+	})
+	return &figure{p: p, legend: lg, w: 7.5 * vg.Inch, h: 4.2 * vg.Inch}, nil
+}

@@ -198,9 +198,9 @@ func TestWrite(t *testing.T) {
 		plots  []string // stems expected beside report.md
 		curves int
 	}{
-		{"single-epoch runs", fixture, []string{plotCycles, plotParams, plotCurves}, 4},
-		{"multi-epoch runs", multi, []string{plotCycles, plotParams, plotCurves}, 3},
-		{"nothing trained", fixture[2:5], nil, 0},
+		{"single-epoch runs", fixture, []string{plotOutcomes, plotCycles, plotParams, plotCurves}, 4},
+		{"multi-epoch runs", multi, []string{plotOutcomes, plotCycles, plotParams, plotCurves}, 3},
+		{"nothing trained", fixture[2:5], []string{plotOutcomes}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

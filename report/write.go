@@ -21,6 +21,7 @@ const (
 	plotCycles   = "accuracy_per_cycle"
 	plotParams   = "accuracy_vs_params"
 	plotCurves   = "learning_curves"
+	plotOutcomes = "outcomes_per_cycle"
 )
 
 // MaxCurves caps the per-model learning-curve files (the best admitted
@@ -66,6 +67,10 @@ func (r *Report) Write(dir string) error {
 		}
 		plots[stem] = stem
 		return nil
+	}
+	f, err := r.plotOutcomes()
+	if err := save(plotOutcomes, f, err); err != nil {
+		return err
 	}
 	if len(r.Trained) > 0 {
 		f, err := r.plotCycles()
@@ -228,6 +233,7 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 	if len(plots) > 0 {
 		fmt.Fprint(ew, "\n## Plots\n\n")
 		for _, p := range []struct{ stem, title, note string }{
+			{plotOutcomes, "Outcomes per cycle", "What became of each cycle's candidates; the percentage is the valid rate (admitted / finished)."},
 			{plotCycles, "Accuracy per cycle", "Each point is one trained candidate (spread sideways within its cycle); the lines are the mean and the best of the trained candidates per cycle."},
 			{plotParams, "Accuracy vs model size", "Parameter count on a log scale; the five best admitted models are labelled."},
 			{plotCurves, "Learning curves", "Accuracy after each epoch of the best admitted models."},

@@ -24,9 +24,9 @@ func newReportCmd(g *globals) *cobra.Command {
 		Long: `Summarise one 'nngpt run' loop (the newest unless --loop names one): a
 leaderboard of the admitted models by accuracy, per cycle how many candidates
 were generated, rejected (by reason), skipped as duplicates, trained and
-admitted with their mean and best accuracy, and plots as PNG and SVG (accuracy
-per cycle, accuracy vs parameter count, a learning curve per admitted model),
-with report.md beside them embedding the PNGs.
+admitted with their mean and best accuracy, and plots as PNG and SVG (outcomes
+per cycle, accuracy per cycle, accuracy vs parameter count, a learning curve
+per admitted model), with report.md beside them embedding the PNGs.
 
 Files go to <workspace>/reports/<loop id>/ unless --out says otherwise; a
 compact summary is printed (--json prints the whole report as JSON instead).
