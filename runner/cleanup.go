@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,4 +21,31 @@ func removeAll(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// makeScratch creates a fresh scratch folder (with tmp/ inside) under root
+// ("": the system temporary folder) that the worker's uid can write.
+func (s *Sandbox) makeScratch(root, prefix string) (string, error) {
+	if root == "" {
+		root = os.TempDir()
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("scratch: %w", err)
+	}
+	dir, err := os.MkdirTemp(root, prefix)
+	if err != nil {
+		return "", fmt.Errorf("scratch: %w", err)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		removeAll(dir)
+		return "", fmt.Errorf("scratch: %w", err)
+	}
+	for _, d := range []string{tmp, dir} {
+		if err := s.prepareDir(d); err != nil {
+			removeAll(dir)
+			return "", fmt.Errorf("scratch %s: %w", d, err)
+		}
+	}
+	return dir, nil
 }

@@ -265,32 +265,14 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	root := l.cfg.ScratchRoot
-	if root == "" {
-		root = os.TempDir()
-	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("scratch: %w", err)
-	}
-	scratch, err := os.MkdirTemp(root, "nngpt-run-")
+	scratch, err := l.sb.makeScratch(l.cfg.ScratchRoot, "nngpt-run-")
 	if err != nil {
-		return nil, fmt.Errorf("scratch: %w", err)
+		return nil, err
 	}
 	if job.KeepScratch {
 		res.Scratch = scratch
 	} else {
 		defer removeAll(scratch)
-	}
-	for _, d := range []string{filepath.Join(scratch, "tmp")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("scratch: %w", err)
-		}
-		if err := l.sb.prepareDir(d); err != nil {
-			return nil, fmt.Errorf("scratch: %w", err)
-		}
-	}
-	if err := l.sb.prepareDir(scratch); err != nil {
-		return nil, fmt.Errorf("scratch: %w", err)
 	}
 	modelFile := job.Name + ".py"
 	if err := os.WriteFile(filepath.Join(scratch, modelFile), []byte(job.Code), 0o644); err != nil {
