@@ -15,7 +15,7 @@ import (
 
 func predictRecs() []lemur.Record { return predicttest.Records(6, 3, 9) }
 
-func synthRuns(t *testing.T, models, perModel int, seed uint64) []predict.Run {
+func synthRuns(t testing.TB, models, perModel int, seed uint64) []predict.Run {
 	t.Helper()
 	runs, st, err := predict.BuildRuns(predict.Records(predicttest.Records(models, perModel, seed)))
 	if err != nil {
@@ -35,7 +35,7 @@ var shared struct {
 }
 
 // trained fits one model for all tests (read-only use).
-func trained(t *testing.T) (*predict.Model, []predict.Run, []predict.Run) {
+func trained(t testing.TB) (*predict.Model, []predict.Run, []predict.Run) {
 	t.Helper()
 	shared.once.Do(func() { shared.m, shared.train, shared.test, shared.err = fit(t) })
 	if shared.err != nil {
@@ -44,7 +44,7 @@ func trained(t *testing.T) (*predict.Model, []predict.Run, []predict.Run) {
 	return shared.m, shared.train, shared.test
 }
 
-func fit(t *testing.T) (*predict.Model, []predict.Run, []predict.Run, error) {
+func fit(t testing.TB) (*predict.Model, []predict.Run, []predict.Run, error) {
 	runs := synthRuns(t, 40, 15, 1)
 	train, test := predict.SplitByModel(runs, 0.25, 1)
 	if len(test) == 0 || len(train) == 0 {
