@@ -48,7 +48,9 @@ func BenchmarkCoordinatorOverhead(b *testing.B) {
 			}
 			return synth.Verdict{Status: synth.StatusAccepted}
 		}
-		eng.Learn = func(row store.CandidateRow) { gt.Index().Add(row.Name, pyast.Analyze([]byte(row.Code)).IDs, gate.SourceCandidate) }
+		eng.Learn = func(row store.CandidateRow) {
+			gt.Index().Add(row.Name, pyast.Analyze([]byte(row.Code)).IDs, gate.SourceCandidate)
+		}
 		var per []time.Duration
 		var cycleStart time.Time
 		cfg := testConfig()

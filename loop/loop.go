@@ -45,9 +45,12 @@ type Engine struct {
 	// Prune decides after an epoch whether a run is hopeless; nil never
 	// prunes. predicted is the predicted best accuracy it judged by.
 	Prune func(row *store.CandidateRow, e runner.EpochResult) (stop bool, predicted float64)
+	// Start runs once the loop is chosen, before its first cycle (a
+	// resumed loop picks up its fine-tuned model there); an error stops it.
+	Start func(ctx context.Context, l store.Loop) error
 	// AfterCycle runs after a cycle's admissions (fine-tune hook); an error
 	// stops the loop.
-	AfterCycle func(ctx context.Context, cycle int) error
+	AfterCycle func(ctx context.Context, l store.Loop, cycle int) error
 	// Observe receives progress events; nil drops them. Called from several
 	// goroutines, one event at a time.
 	Observe func(Event)
@@ -123,6 +126,11 @@ func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := e.learnPast(ctx, l); err != nil {
 		return nil, err
 	}
+	if e.Start != nil {
+		if err := e.Start(ctx, l); err != nil {
+			return nil, err
+		}
+	}
 	e.emit(Event{Type: "loop", Loop: l.ID, Cycles: l.Cycles, Message: map[bool]string{true: "resumed", false: "started"}[resumed]})
 	start := time.Now()
 	res := &Result{Resumed: resumed}
@@ -147,7 +155,7 @@ func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
 		}
 		e.emit(Event{Type: "cycle_done", Loop: l.ID, Cycle: cycle, Cycles: l.Cycles})
 		if e.AfterCycle != nil {
-			if err := e.AfterCycle(ctx, cycle); err != nil {
+			if err := e.AfterCycle(ctx, l, cycle); err != nil {
 				return res, fmt.Errorf("after cycle %d: %w", cycle, err)
 			}
 		}
@@ -206,7 +214,7 @@ func (e *Engine) openLoop(ctx context.Context, opt Options) (store.Loop, bool, e
 			return l, false, err
 		}
 		if !ok {
-			return l, false, fmt.Errorf("no loop %q in this workspace (`nngpt report` lists them)", opt.Resume)
+			return l, false, fmt.Errorf("no loop %q in this workspace (`nngpt report --list` lists them)", opt.Resume)
 		}
 		return l, true, nil
 	}

@@ -195,7 +195,7 @@ func runLoop(cmd *cobra.Command, g *globals, asJSON, fresh bool, resume string) 
 	res, err := eng.Run(ctx, loop.Options{Config: cfg, Resume: resume, New: fresh})
 	out.close()
 	if res != nil && res.Loop.ID != "" {
-		if rerr := writeReport(ctx, g, ws, res.Loop.ID, !asJSON); rerr != nil && err == nil {
+		if rerr := writeReport(ctx, g, ws, res.Loop.ID, cfg.Admit*eng.Data.Chance(), !asJSON); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -258,7 +258,7 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 		return nil, err
 	}
 	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
-		eng.AfterCycle = afterCycle(g, ws, cfg, eng, gt)
+		fineTuning(g, ws, cfg, eng, gt)
 	}
 	return eng, nil
 }
@@ -299,53 +299,58 @@ func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg conf
 	}, nil
 }
 
-// afterCycle exports NNGPT's fine-tuning pairs and runs the user's
-// fine-tune command; the model its last line names generates next.
-func afterCycle(g *globals, ws *workspace.Workspace, cfg config.Config, eng *loop.Engine, gt *gate.Gate) func(context.Context, int) error {
+// fineTuning exports NNGPT's fine-tuning pairs after each cycle and runs
+// the user's fine-tune command; the model its last line names generates
+// next, also after a resume.
+func fineTuning(g *globals, ws *workspace.Workspace, cfg config.Config, eng *loop.Engine, gt *gate.Gate) {
 	model := cfg.LLM.Model
-	return func(ctx context.Context, cycle int) error {
-		path := ws.Path("finetune", fmt.Sprintf("cycle-%03d.jsonl", cycle))
-		st, err := finetune.ExportFile(ctx, ws.Store, path, finetune.Options{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stderr, "nngpt: fine-tuning set of cycle %d: %s (%d pairs)\n", cycle, path, st.Pairs)
-		if cfg.Finetune.Command == "" {
+	ftc := func(l store.Loop) finetune.Config {
+		return finetune.Config{Command: cfg.Finetune.Command, Dir: ws.Path("finetune", l.ID),
+			Export: finetune.Options{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Seed: l.Seed,
+				Shots: cfg.LLM.Shots, MaxParams: cfg.MaxParams}}
+	}
+	use := func(next string, from int) error {
+		if next == "" || next == model || cfg.GeneratorName() != "llm" {
 			return nil
 		}
-		logf, err := os.OpenFile(ws.Path("finetune", "hook.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		model = next
+		c := cfg
+		c.LLM.Model = next
+		gen, err := buildGenerator(c, ws.Dir, ws.Store, gt)
 		if err != nil {
 			return err
 		}
-		defer logf.Close()
-		next, err := finetune.RunHook(ctx, cfg.Finetune.Command, finetune.Vars{Data: path, Cycle: cycle, Model: model, Pairs: st.Pairs}, logf)
-		if err != nil {
-			return err
-		}
-		if next != "" && next != model && cfg.GeneratorName() == "llm" {
-			model = next
-			c := cfg
-			c.LLM.Model = next
-			gen, err := buildGenerator(c, ws.Dir, ws.Store, gt)
-			if err != nil {
-				return err
-			}
-			eng.Generator = gen
-			fmt.Fprintf(g.stderr, "nngpt: generating with %s from cycle %d on\n", next, cycle+1)
-		}
+		eng.Generator = gen
+		fmt.Fprintf(g.stderr, "nngpt: generating with %s from cycle %d on\n", next, from)
 		return nil
+	}
+	eng.Start = func(ctx context.Context, l store.Loop) error {
+		last, ok, err := finetune.Latest(ftc(l).Dir)
+		if err != nil || !ok {
+			return err
+		}
+		return use(last.Model, last.Cycle+1)
+	}
+	eng.AfterCycle = func(ctx context.Context, l store.Loop, cycle int) error {
+		res, err := finetune.Step(ctx, ws.Store, ftc(l), cycle, model)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "nngpt: fine-tuning set of cycle %d: %s (%d pairs)\n", cycle, res.Data, res.Stats.Pairs)
+		return use(res.Model, cycle+1)
 	}
 }
 
 // writeReport writes the loop's report under the workspace and, when
 // show is set, prints its text form.
-func writeReport(ctx context.Context, g *globals, ws *workspace.Workspace, loopID string, show bool) error {
+func writeReport(ctx context.Context, g *globals, ws *workspace.Workspace, loopID string, bar float64, show bool) error {
 	ctx = context.WithoutCancel(ctx) // report even after Ctrl-C
 	rep, err := report.Build(ctx, ws.Store, loopID)
 	if err != nil {
 		return err
 	}
-	dir := ws.Path("reports", loopID)
+	rep.Threshold = bar
+	dir := report.DefaultDir(ws.Dir, loopID)
 	if err := rep.Write(dir); err != nil {
 		return err
 	}
