@@ -74,7 +74,7 @@ as LEMUR writes them, e.g. '{"lr": 0.01, "momentum": 0.9, "batch": 64,
 					predict.Prediction
 					Predictor string `json:"predictor"`
 					UsedCode  bool   `json:"used_code"`
-				}{p, path, in.Code != nil})
+				}{p, path, in.Code != nil && len(m.Schema.CodeKeys) > 0})
 			}
 			w := g.stdout
 			if p.Known {
@@ -86,7 +86,10 @@ as LEMUR writes them, e.g. '{"lr": 0.01, "momentum": 0.9, "batch": 64,
 			fmt.Fprintf(w, "final accuracy  %.4f\n", p.FinalAccuracy)
 			fmt.Fprintf(w, "linear fit      %.4f  (3-parameter reference)\n", p.Linear)
 			code := "without code features"
-			if in.Code != nil {
+			switch {
+			case in.Code != nil && len(m.Schema.CodeKeys) == 0:
+				code = "code given, but this predictor learned from no code (its corpus had none)"
+			case in.Code != nil:
 				code = "with code features"
 			}
 			fmt.Fprintf(w, "predictor       %s, %s\n", path, code)

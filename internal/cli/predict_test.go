@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,14 @@ func TestPredictTrainAndPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Model code beside stat/, as in a LEMUR checkout: predictors learn
+	// code features from it.
+	for i := range 20 {
+		src := fmt.Sprintf("import torch.nn as nn\n\ndef supported_hyperparameters():\n    return {'lr', 'momentum'}\n\nclass Net(nn.Module):\n    def __init__(self, in_shape, out_shape, prm, device):\n        super().__init__()\n        self.conv = nn.Conv2d(3, %d, 3)\n        self.fc = nn.Linear(%d, 10)\n", 8*(i+1), 8*(i+1))
+		writeFiles(t, filepath.Dir(tree), map[string]string{fmt.Sprintf("nn/Synth%d.py", i): src})
+	}
 	ws := filepath.Join(t.TempDir(), "ws")
-	if code, _, errOut := run(t, "-w", ws, "lemur", "import", tree); code != 0 {
+	if code, _, errOut := run(t, "-w", ws, "lemur", "import", filepath.Dir(tree)); code != 0 {
 		t.Fatalf("import: %d %s", code, errOut)
 	}
 	code, out, errOut := run(t, "-w", ws, "predict", "train", "--trees", "40", "--stages", "5", "--json")
@@ -26,9 +33,10 @@ func TestPredictTrainAndPredict(t *testing.T) {
 	var tr struct {
 		Predictor string `json:"predictor"`
 		TrainRuns int    `json:"train_runs"`
+		Code      int    `json:"models_with_code"`
 	}
-	if err := json.Unmarshal([]byte(out), &tr); err != nil || tr.TrainRuns != 320 || !strings.HasPrefix(tr.Predictor, ws) {
-		t.Fatalf("train output %q (%v): want 320 runs and a predictor inside the workspace", out, err)
+	if err := json.Unmarshal([]byte(out), &tr); err != nil || tr.TrainRuns != 320 || !strings.HasPrefix(tr.Predictor, ws) || tr.Code != 20 {
+		t.Fatalf("train output %q (%v): want 320 runs, code for 20 models and a predictor inside the workspace", out, err)
 	}
 
 	model := filepath.Join(t.TempDir(), "m.py")
