@@ -32,8 +32,9 @@ type LearnedOptions struct {
 	MaxRefs    int     // trials consulted per query, most similar pipelines first (40000)
 	MaxCands   int     // candidate configurations scored per query (400)
 	Shrink     float64 // pseudo-count pulling sparse regions to the mean (2)
-	OtherData  float64 // weight of another dataset of the same task (0.15)
-	OtherTask  float64 // weight of another task (0.02)
+	OtherData  float64 // share of the other datasets of the same task, against 1 for the query's dataset (0.15)
+	OtherTask  float64 // share of the other tasks (0.02)
+	FlatTiers  bool    // weigh each pipeline by its tier's share instead of splitting the share among them
 	NameFloor  float64 // weight of an unrelated model name relative to the same family (0.1)
 	SameModel  float64 // extra factor for the same model name (3)
 	Bandwidths [4]float64
@@ -202,14 +203,17 @@ func (l *Learned) Groups() int { return len(l.groups) }
 // Name implements Recommender.
 func (l *Learned) Name() string { return "learned" }
 
-func (l *Learned) groupWeight(q Query, g *lgroup) float64 {
+// groupWeight is a pipeline's similarity to the query within its tier
+// (0: same task and dataset, 1: same task, another dataset, 2: another
+// task): model name family and epochs.
+func (l *Learned) groupWeight(q Query, g *lgroup) (tier int, w float64) {
 	o := &l.opts
-	w := 1.0
+	w = 1.0
 	switch {
 	case q.Task != "" && g.p.Task != q.Task:
-		w = o.OtherTask
+		tier = 2
 	case q.Dataset != "" && g.p.Dataset != q.Dataset:
-		w = o.OtherData
+		tier = 1
 	}
 	if q.Model != "" {
 		w *= o.NameFloor + (1-o.NameFloor)*NameSimilarity(q.Model, g.p.NN)
@@ -220,7 +224,7 @@ func (l *Learned) groupWeight(q Query, g *lgroup) float64 {
 	if q.Epochs > 0 && g.epoch > 0 {
 		w /= 1 + math.Abs(math.Log(float64(g.epoch)/float64(q.Epochs)))
 	}
-	return w
+	return tier, w
 }
 
 // epochCloser reports whether group a is a better stand-in than b for a
@@ -296,10 +300,27 @@ func (l *Learned) Recommend(ctx context.Context, q Query, sp *Space, k int) ([]l
 			nearest[g.p] = i
 		}
 	}
+	// Each tier gets a fixed share of the total weight (same dataset 1,
+	// OtherData, OtherTask), spread over its pipelines by similarity: the
+	// hundreds of CIFAR-10 pipelines must not outvote the five of a
+	// query's own dataset just by their number.
+	tiers := make([]int, len(l.groups))
+	var tierSum [3]float64
 	for i := range l.groups {
 		gidx[i] = i
 		if nearest[l.groups[i].p] == i {
-			gw[i] = l.groupWeight(q, &l.groups[i])
+			tiers[i], gw[i] = l.groupWeight(q, &l.groups[i])
+			tierSum[tiers[i]] += gw[i]
+		}
+	}
+	share := [3]float64{1, o.OtherData, o.OtherTask}
+	for i := range gw {
+		if gw[i] > 0 {
+			if o.FlatTiers {
+				gw[i] *= share[tiers[i]]
+			} else {
+				gw[i] *= share[tiers[i]] / tierSum[tiers[i]]
+			}
 		}
 	}
 	sort.SliceStable(gidx, func(a, b int) bool { return gw[gidx[a]] > gw[gidx[b]] })

@@ -88,7 +88,7 @@ func TestLLMRecommenderOverTheWire(t *testing.T) {
 // little. Pipelines of family "Alpha" peak at lr 0.003 instead.
 func syntheticCorpus(rng *rand.Rand) []lemur.Record {
 	var recs []lemur.Record
-	for _, m := range []string{"Alpha-1", "Alpha-2", "Beta", "Gamma", "Delta"} {
+	for _, m := range []string{"Alpha-1", "Alpha-2", "Beta", "Gamma", "Delta", "Eta", "Theta", "Iota"} {
 		peak := -1.5
 		if strings.HasPrefix(m, "Alpha") {
 			peak = -2.5

@@ -261,3 +261,24 @@ func BenchmarkTPEAsk1000(b *testing.B) {
 		tpe.Sample(sp, obs, rng)
 	}
 }
+
+// BenchmarkStudyAsk1000 times a whole Ask (history read, encoding,
+// TPE, the running trial stored) of a study with 1,000 finished trials
+// in memory.
+func BenchmarkStudyAsk1000(b *testing.B) {
+	ctx := context.Background()
+	sp, _ := LEMURSpace([]string{"lr", "momentum", "dropout"}, AllTransforms())
+	mem := NewMemoryStorage()
+	st, _ := OpenStudy(ctx, mem, StudyInfo{Name: "b", Space: sp, Seed: 1})
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 1000 {
+		cfg := sp.Decode(sp.Random(rng))
+		mem.AddTrial(ctx, "b", Trial{State: Complete, Params: cfg, Value: toy(cfg)})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.Ask(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
