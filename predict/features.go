@@ -103,7 +103,18 @@ type Schema struct {
 	// Priors are per-dataset means over the training runs (target
 	// encoding); an unseen dataset falls back to the NaN column.
 	Priors map[string]Prior `json:"priors"`
+	// TaskModels counts the models with training runs per "task/metric":
+	// the learned parts are only trusted for well-covered ones.
+	TaskModels map[string]int `json:"task_models"`
 }
+
+// MinTaskModels is the fewest training models of a task and metric for the
+// learned model to predict it; below, the prediction falls back to
+// persistence (LEMUR's tasks differ too much to extrapolate from image
+// classification to, say, captioning BLEU).
+const MinTaskModels = 5
+
+func taskKey(task, metric string) string { return task + "/" + metric }
 
 // Prior summarises the training runs of one dataset.
 type Prior struct {
@@ -125,6 +136,7 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 	codeCount := map[string]int{}
 	tasks, datasets, metrics, transforms := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	sums := map[string]*Prior{}
+	taskModels := map[string]map[string]bool{}
 	for i := range runs {
 		r := &runs[i]
 		tasks[r.Task], datasets[r.Dataset], metrics[r.Metric] = true, true, true
@@ -138,6 +150,11 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 			codeCount[key]++
 		}
 		if len(r.Acc) > k {
+			tk := taskKey(r.Task, r.Metric)
+			if taskModels[tk] == nil {
+				taskModels[tk] = map[string]bool{}
+			}
+			taskModels[tk][r.NN] = true
 			best, _ := r.Best()
 			p := sums[r.Dataset]
 			if p == nil {
@@ -163,6 +180,10 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 	sort.Strings(s.PrmKeys)
 	sort.Strings(s.CodeKeys)
 	s.Tasks, s.Datasets, s.Metrics, s.Transforms = keys(tasks), keys(datasets), keys(metrics), keys(transforms)
+	s.TaskModels = map[string]int{}
+	for tk, ms := range taskModels {
+		s.TaskModels[tk] = len(ms)
+	}
 	for d, p := range sums {
 		s.Priors[d] = Prior{Runs: p.Runs, MeanBest: p.MeanBest / float64(p.Runs), MeanGain: p.MeanGain / float64(p.Runs)}
 	}

@@ -109,7 +109,7 @@ func (m *Model) StageEpochs() []int {
 }
 
 // modelFormat is bumped when the saved layout changes.
-const modelFormat = 1
+const modelFormat = 2
 
 // Prediction is what a model says about one run.
 type Prediction struct {
@@ -126,6 +126,11 @@ type Prediction struct {
 	Linear float64 `json:"linear"`
 	// Known is true when the run has no epochs left: the numbers are exact.
 	Known bool `json:"known,omitempty"`
+	// Fallback says why the learned model was not trusted for this run
+	// (too few training models of its task and metric); the estimate is
+	// then persistence: the best accuracy seen so far, and the final
+	// accuracy the last one seen. The interval stays the learned one.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Trainable lists the runs a model with K observed epochs learns from (and
@@ -377,6 +382,10 @@ func (m *Model) Predict(in Input) (Prediction, error) {
 		Level:         m.Options.Level,
 		FinalAccuracy: math.Min(1, math.Max(0, in.Acc[k-1]+m.FinalGain.Predict(row))),
 		Linear:        m.Linear.Predict(in.Acc[0], in.Acc[k-1]),
+	}
+	if n := m.Schema.TaskModels[taskKey(in.Task, in.Metric)]; n < MinTaskModels {
+		p.Fallback = fmt.Sprintf("%d training models of %s, fewer than %d: persistence", n, taskKey(in.Task, in.Metric), MinTaskModels)
+		p.BestAccuracy, p.FinalAccuracy = seen, in.Acc[len(in.Acc)-1]
 	}
 	p.Low = math.Min(p.Low, p.BestAccuracy)
 	p.High = math.Max(p.High, p.BestAccuracy)

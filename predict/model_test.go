@@ -100,6 +100,15 @@ func TestPredictInputs(t *testing.T) {
 		t.Errorf("best epoch %d outside 1..%d", p.BestEpoch, r.MaxEpoch())
 	}
 
+	other := base
+	other.Task, other.Metric = "img-captioning", "bleu"
+	if p, err := m.Predict(other); err != nil || p.Fallback == "" || p.BestAccuracy != seen || p.High < p.BestAccuracy {
+		t.Errorf("unseen task: %+v, %v; want a persistence fallback at %.3f", p, err, seen)
+	}
+	if p.Fallback != "" {
+		t.Errorf("fallback for a well-covered task: %s", p.Fallback)
+	}
+
 	done := base
 	done.Acc, done.MaxEpoch = []float64{0.2, 0.5}, 2
 	if p, err := m.Predict(done); err != nil || !p.Known || p.BestAccuracy != 0.5 || p.BestEpoch != 2 {
