@@ -5,6 +5,23 @@
 // transform, dataset and, when the code is known, code structure), fits a
 // 3-parameter linear reference and a gradient-boosted model, and decides
 // whether a run in progress is worth finishing (Pruner).
+//
+// Early stopping from a runner or loop:
+//
+//	pr, err := predict.OpenPruner(ctx, ws.Dir, ws.Store, predict.DefaultPolicy())
+//	// err == predict.ErrNoPredictor: run without early stopping
+//	code, _ := predict.CodeFeaturesOf([]byte(src)) // once per model; nil is fine
+//	// after each epoch:
+//	d, err := pr.Decide(ctx, predict.RunState{Task: ..., Dataset: ..., Metric: ...,
+//		NN: name, Prm: prm, Acc: accuracies, MaxEpoch: epochs, Code: code})
+//	if err == nil && d.Stop {
+//		// stop the run; record it as pruned with d.Prediction.BestAccuracy
+//		// (and d.Reason, d.Bar)
+//	}
+//	// when a run ends (finished or pruned), rank later runs against it:
+//	pr.Board.Add(task, dataset, bestAccuracy)
+//
+// CandidateState builds the RunState from a loop candidate row.
 package predict
 
 import (
