@@ -543,7 +543,6 @@ def run(spec, ch):
     fresh interpreter; level 2 builds spec["class"] and runs it forward."""
     from . import classify
 
-    stage = "parse"
     try:
         _run(spec, ch)
     except classify.Failure as f:
@@ -551,6 +550,11 @@ def run(spec, ch):
     except BaseException as e:
         ch.emit("error", stage="probe", kind=classify.kind_of(e, "contract"),
                 message="%s: %s" % (type(e).__name__, e), traceback=classify.tail(e))
+
+
+def _ends(errors):
+    """The first attempts (the likeliest inputs) and the last ones."""
+    return errors if len(errors) <= 4 else errors[:2] + ["..."] + errors[-2:]
 
 
 def _run(spec, ch):
@@ -588,6 +592,6 @@ def _run(spec, ch):
         ch.emit("stage", stage="build", kwargs=res["kwargs"])
     info = {"input": res["input"], "output": res["output"], "errors": res["errors"][-8:]}
     reason = "" if res["forward"] else ("could not build %s: " % cls_name if not res["build"] else "forward failed: ") + \
-        " | ".join(e[:300] for e in res["errors"][-4:])
+        " | ".join(e[:300] for e in _ends(res["errors"]))
     ch.emit("done", level=2 if res["forward"] else 1, forward=res["forward"], info=info,
             output=res["output"], reason=reason[:2000])
