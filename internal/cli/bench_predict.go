@@ -65,6 +65,8 @@ func newBenchPruneCmd(g *globals) *cobra.Command {
 	var (
 		cfg    bench.PruneConfig
 		asJSON bool
+		pol    predict.Policy
+		stages string
 	)
 	cmd := &cobra.Command{
 		Use:   "prune",
@@ -73,12 +75,22 @@ func newBenchPruneCmd(g *globals) *cobra.Command {
 side's runs in a seeded random order through the pruner (its board starts
 with the training runs and grows with every replayed run). For each policy,
 report the share of epochs saved against the share of the true top-decile
-runs (per task and dataset) that were wrongly stopped.`,
+runs (per task and dataset) that were wrongly stopped. Without policy flags
+a fixed set of policies is compared; --top-k, --top-share, --margin or
+--after replay that one policy instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if cfg.Train, err = bench.FindLEMUR(cfg.Train); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("top-k") || cmd.Flags().Changed("top-share") || cmd.Flags().Changed("margin") || cmd.Flags().Changed("after") {
+				cfg.Policies = []bench.NamedPolicy{{Name: "custom", Policy: pol}}
+			}
+			if cmd.Flags().Changed("stages") {
+				if cfg.Options.Stages, err = parseStages(stages); err != nil {
+					return &ExitError{Code: 2, Err: err}
+				}
 			}
 			rep, err := bench.Prune(cmd.Context(), cfg)
 			if err != nil {
@@ -91,7 +103,13 @@ runs (per task and dataset) that were wrongly stopped.`,
 		},
 	}
 	benchSplitFlags(cmd, &cfg.Train, &cfg.Test, &cfg.TestShare, &cfg.Seed, &cfg.Options)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
+	f.IntVar(&pol.TopK, "top-k", 0, "stop runs whose upper bound is below the k-th best of their task and dataset")
+	f.Float64Var(&pol.TopShare, "top-share", 0, "stop runs whose upper bound is below the top share (e.g. 0.1) of their task and dataset")
+	f.Float64Var(&pol.Margin, "margin", 0, "added to the upper bound before comparing (positive: fewer stops)")
+	f.IntVar(&pol.After, "after", 0, "first epoch after which runs may be stopped (default: the predictor's k)")
+	f.StringVar(&stages, "stages", joinInts(predict.DefaultStages), "predictor stages (epochs after which runs are judged again), or none")
 	return cmd
 }
 

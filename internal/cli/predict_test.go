@@ -104,3 +104,28 @@ func TestParseStages(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchPruneCustomPolicy(t *testing.T) {
+	tree, err := predicttest.WriteTree(t.TempDir(), predicttest.Records(24, 8, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "bench", "prune", "--lemur", tree, "--top-share", "0.1", "--stages", "none", "--json")
+	if code != 0 {
+		t.Fatalf("bench prune: %d %s", code, errOut)
+	}
+	var rep struct {
+		Stages []int `json:"stages"`
+		Rows   []struct {
+			Name   string `json:"name"`
+			Runs   int    `json:"runs"`
+			Epochs int    `json:"epochs"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Rows) != 1 || rep.Rows[0].Name != "custom" || len(rep.Stages) != 1 || rep.Rows[0].Runs == 0 {
+		t.Errorf("report %s (%v): want one custom policy, one stage", out, err)
+	}
+	if code, _, errOut := run(t, "bench", "prune", "--lemur", tree, "--stages", "1"); code != 2 || !strings.Contains(errOut, "--stages") {
+		t.Errorf("bad stages: %d %s", code, errOut)
+	}
+}
