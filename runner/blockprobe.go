@@ -67,23 +67,11 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 	defer func() { <-l.slots }()
 	start := time.Now()
 	lim := mergeLimits(l.cfg.Limits.withDefaults(), job.Limits)
-	root := l.cfg.ScratchRoot
-	if root == "" {
-		root = os.TempDir()
-	}
-	scratch, err := os.MkdirTemp(root, "nngpt-block-")
+	scratch, err := l.sb.makeScratch(l.cfg.ScratchRoot, "nngpt-block-")
 	if err != nil {
-		return nil, fmt.Errorf("scratch: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	if err := os.Mkdir(filepath.Join(scratch, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{filepath.Join(scratch, "tmp"), scratch} {
-		if err := l.sb.prepareDir(d); err != nil {
-			return nil, fmt.Errorf("scratch: %w", err)
-		}
-	}
+	defer removeAll(scratch)
 	if err := os.WriteFile(filepath.Join(scratch, job.Name+".py"), []byte(job.Code), 0o644); err != nil {
 		return nil, err
 	}
