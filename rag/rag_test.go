@@ -308,3 +308,22 @@ func TestReadTargets(t *testing.T) {
 		t.Errorf("bad line: err = %v", err)
 	}
 }
+
+func TestRecord(t *testing.T) {
+	b := &Block{Name: "Net", Module: "pkg.net", Code: "class Net: pass\n", Repo: "/r",
+		Sources:    []Source{{Module: "pkg.net", Path: "pkg/net.py", Names: "Net", StartLine: 1, EndLine: 1}},
+		Unresolved: []Unresolved{{Name: "X", Module: "pkg.net", Line: 3, Reason: "not defined in pkg.net"}}}
+	r := Record(b, &Validation{Level: 2, Kwargs: map[string]any{"width": 16.0, "act": "ReLU"}, Input: "2x3x32x32 tensor"})
+	if r.Name != "pkg.net.Net" || r.Class != "Net" || r.Level != 2 || r.ID == "" || len(r.Paths) != 1 {
+		t.Errorf("record %+v", r)
+	}
+	if r.Input != "Net(act=ReLU, width=16) on 2x3x32x32 tensor" {
+		t.Errorf("input %q", r.Input)
+	}
+	if len(r.Unresolved) != 1 || !strings.Contains(r.Unresolved[0], "X (pkg.net:3)") {
+		t.Errorf("unresolved %v", r.Unresolved)
+	}
+	if r := Record(b, nil); r.Level != -1 || r.Input != "" {
+		t.Errorf("not validated: level %d input %q", r.Level, r.Input)
+	}
+}

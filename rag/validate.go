@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -82,7 +83,25 @@ func Record(b *Block, v *Validation) (blk store.RAGBlock) {
 		blk.Unresolved = append(blk.Unresolved, fmt.Sprintf("%s (%s:%d): %s", u.Name, u.Module, u.Line, u.Reason))
 	}
 	if v != nil {
-		blk.Level, blk.Error, blk.ErrorKind, blk.Input = v.Level, v.Error, v.Kind, v.Input
+		blk.Level, blk.Error, blk.ErrorKind = v.Level, v.Error, v.Kind
+		if v.Level >= 2 {
+			blk.Input = Call(b.Name, v.Kwargs) + " on " + v.Input
+		}
 	}
 	return blk
+}
+
+// Call writes how level 2 built a class, for people and prompts:
+// Name(a=1, b=BatchNorm2d) with the arguments sorted by name.
+func Call(name string, kwargs map[string]any) string {
+	keys := make([]string, 0, len(kwargs))
+	for k := range kwargs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, kwargs[k]))
+	}
+	return name + "(" + strings.Join(parts, ", ") + ")"
 }

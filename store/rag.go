@@ -27,7 +27,7 @@ type RAGBlock struct {
 	Level      int       `json:"level"`
 	Error      string    `json:"error,omitempty"`      // why the next level was not reached
 	ErrorKind  string    `json:"error_kind,omitempty"` // failure kind of the worker (import, forward, timeout, ...)
-	Input      string    `json:"input,omitempty"`      // the input forward ran on
+	Input      string    `json:"input,omitempty"`      // level 2: how it was built and the input forward ran on, e.g. "Block(channels=16) on 2x16x32x32 tensor"
 	Unresolved []string  `json:"unresolved,omitempty"` // names the extractor could not resolve
 	UpdatedAt  time.Time `json:"updated_at"`
 }
