@@ -82,6 +82,7 @@ type extraction struct {
 	unresolved []Unresolved
 	unresSeen  map[string]bool
 	futureAnn  bool
+	newlines   map[string][]uint // byte offsets of each module's newlines
 	// pending rewrites resolved after naming: refs and imports.
 	refFix []refFix
 	impFix []impFix
@@ -121,7 +122,7 @@ func (idx *Index) Extract(ctx context.Context, spec string) (*Block, error) {
 	x := &extraction{
 		idx: idx, units: map[stmtKey]bool{}, deps: map[stmtKey][]dep{}, edits: map[stmtKey][]edit{},
 		bindSeen: map[resKey]bool{}, names: map[resKey]string{}, extSubs: map[string][]string{}, extNames: map[string]string{},
-		builtins: map[string]bool{}, used: map[string]bool{}, unresSeen: map[string]bool{},
+		builtins: map[string]bool{}, used: map[string]bool{}, unresSeen: map[string]bool{}, newlines: map[string][]uint{},
 	}
 	root := resKey{ref.Module, ref.Name}
 	x.bindOrder = append(x.bindOrder, root)
@@ -181,9 +182,18 @@ func (x *extraction) addExt(e extRef) string {
 	return k
 }
 
-// lineOf is the 1-based line of a byte offset in src.
-func lineOf(src []byte, off uint) int {
-	return strings.Count(string(src[:off]), "\n") + 1
+// lineOf is the 1-based line of a byte offset of module m.
+func (x *extraction) lineOf(m *Module, src []byte, off uint) int {
+	nl, ok := x.newlines[m.Name]
+	if !ok {
+		for i, c := range src {
+			if c == '\n' {
+				nl = append(nl, uint(i))
+			}
+		}
+		x.newlines[m.Name] = nl
+	}
+	return sort.Search(len(nl), func(i int) bool { return nl[i] >= off }) + 1
 }
 
 // visit resolves what statement k reads and returns the statements it
@@ -223,7 +233,7 @@ func (x *extraction) visit(k stmtKey) []stmtKey {
 		}
 		line := 0
 		if src != nil {
-			line = lineOf(src, r.Start)
+			line = x.lineOf(m, src, r.Start)
 		}
 		switch t.kind {
 		case tDef:

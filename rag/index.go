@@ -412,7 +412,7 @@ func (idx *Index) find(spec string) (ClassRef, error) {
 		}
 		dm := idx.Modules[t.module]
 		last := &dm.Sym.Stmts[t.stmts[len(t.stmts)-1]]
-		if last.Kind != pyast.StmtClass {
+		if last.Kind != pyast.StmtClass && last.Kind != pyast.StmtCompound { // a class defined under if/try counts
 			return ClassRef{}, fmt.Errorf("%s is a %s, not a class", spec, last.Kind)
 		}
 		return ClassRef{Module: t.module, Name: t.name, Line: last.StartLine}, nil
