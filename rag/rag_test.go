@@ -327,3 +327,60 @@ func TestRecord(t *testing.T) {
 		t.Errorf("not validated: level %d input %q", r.Level, r.Input)
 	}
 }
+
+func TestExtractEdgeCases(t *testing.T) {
+	repo := writeRepo(t, map[string]string{
+		"m/__init__.py": "",
+		"m/types.py":    "class Cfg:\n    size = 3\n",
+		"m/impl.py":     "def twice(x):\n    return 2 * x\n",
+		"m/a.py": `from __future__ import annotations
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from .types import Cfg
+from . import impl
+
+class Lazy:
+    def run(self, cfg: Cfg) -> Cfg:
+        from .impl import twice
+        from .types import Cfg as C
+        return twice(C.size)
+
+class UsesModule:
+    def get(self):
+        return impl
+`,
+	})
+	idx, err := Open(context.Background(), repo, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := idx.Extract(context.Background(), "Lazy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Annotations are never evaluated here, so the TYPE_CHECKING import is
+	// not needed; the function-local imports become assignments (or
+	// nothing, when the name is already right).
+	if len(b.Unresolved) != 0 {
+		t.Errorf("unresolved %v", b.Unresolved)
+	}
+	for _, s := range []string{"from __future__ import annotations", "C = Cfg", "def twice(x):", "class Cfg:"} {
+		if !strings.Contains(b.Code, s) {
+			t.Errorf("code lacks %q:\n%s", s, b.Code)
+		}
+	}
+	if strings.Contains(b.Code, "from .") || strings.Contains(b.Code, "TYPE_CHECKING") {
+		t.Errorf("relative import or TYPE_CHECKING block left:\n%s", b.Code)
+	}
+	if got := runBlock(t, b.Code, "print(m.Lazy().run(None))"); got != "6" {
+		t.Errorf("Lazy().run() printed %q, want 6", got)
+	}
+	// A repository module used as a value cannot be inlined: reported.
+	b, err = idx.Extract(context.Background(), "UsesModule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Unresolved) != 1 || !strings.Contains(b.Unresolved[0].Reason, "m.impl used as a value") {
+		t.Errorf("unresolved %+v, want m.impl used as a value", b.Unresolved)
+	}
+}
