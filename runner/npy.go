@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // npyArray is a numpy .npy file read into memory: numbers as float64 (for
@@ -31,8 +32,12 @@ var (
 // readNpy reads a C-ordered .npy file of at most maxElems elements; the size
 // is checked against the header before anything is read, so a hostile file
 // cannot make the coordinator allocate more.
+//
+// The file may come from a hostile worker's scratch folder: a symlink (to a
+// host file the coordinator could read) or a FIFO (which would block the
+// coordinator) is refused; only a regular file is read.
 func readNpy(path string, maxElems int) (*npyArray, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +45,9 @@ func readNpy(path string, maxElems int) (*npyArray, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%v)", path, st.Mode().Type())
 	}
 	r := bufio.NewReader(f)
 	magic := make([]byte, 8)

@@ -79,6 +79,17 @@ func TestReadNpyAndAccuracy(t *testing.T) {
 	if _, err := readNpy(filepath.Join(dir, "short.npy"), 100); err == nil {
 		t.Fatal("a truncated file was read")
 	}
+	// A worker's scratch folder may hold traps instead of predictions.
+	os.Symlink(filepath.Join(dir, "p.npy"), filepath.Join(dir, "link.npy"))
+	if _, err := readNpy(filepath.Join(dir, "link.npy"), 100); err == nil {
+		t.Fatal("a symlink was followed")
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.npy"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readNpy(filepath.Join(dir, "fifo.npy"), 100); err == nil || !strings.Contains(err.Error(), "regular") {
+		t.Fatalf("a FIFO was read: %v", err)
+	}
 	os.WriteFile(filepath.Join(dir, "junk.npy"), []byte("not numpy at all"), 0o644)
 	if _, err := readNpy(filepath.Join(dir, "junk.npy"), 100); err == nil {
 		t.Fatal("junk was read")
@@ -160,7 +171,6 @@ func TestExitFailure(t *testing.T) {
 			t.Errorf("%q (bwrap %v): %s (%s), want %s", tc.script, tc.bwrap, f.Kind, f.Message, tc.kind)
 		}
 	}
-	_ = syscall.SIGSEGV
 }
 
 func TestValidTransform(t *testing.T) {
