@@ -241,6 +241,9 @@ func (x *extraction) visit(k stmtKey) []stmtKey {
 			x.refFix = append(x.refFix, refFix{unit: k, start: r.Start, end: end, bind: resKey{t.module, t.name}})
 		case tExternal:
 			x.refFix = append(x.refFix, refFix{unit: k, start: r.Start, end: end, ext: x.addExt(t.ext)})
+			if t.reason != "" {
+				x.addUnresolved(m, r.Name, line, t.reason)
+			}
 		case tBuiltin:
 			x.builtins[t.name] = true
 		case tModule:

@@ -74,6 +74,8 @@ type Index struct {
 	// prefix is the path of Root relative to the import root ("" or a
 	// package folder name) so module paths can be read back.
 	importRoot string
+	// extensions are the repository's compiled modules (.so, .pyd).
+	extensions map[string]bool
 
 	srcMu sync.Mutex
 	src   map[string][]byte
@@ -118,7 +120,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Index, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("repository %q is not a folder: pass the folder that holds the Python package(s)", dir)
 	}
-	idx := &Index{Root: root, Modules: map[string]*Module{}, tops: map[string]bool{}, src: map[string][]byte{}, res: map[resKey]target{}}
+	idx := &Index{Root: root, Modules: map[string]*Module{}, tops: map[string]bool{}, src: map[string][]byte{}, res: map[resKey]target{}, extensions: map[string]bool{}}
 	// A folder that is itself a package imports as its own name.
 	if _, err := os.Stat(filepath.Join(root, "__init__.py")); err == nil {
 		idx.importRoot = filepath.Base(root)
@@ -139,6 +141,15 @@ func Open(ctx context.Context, dir string, opt Options) (*Index, error) {
 		if d.IsDir() {
 			if p != root && (strings.HasPrefix(d.Name(), ".") || skipDir[d.Name()]) {
 				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(d.Name()); ext == ".so" || ext == ".pyd" {
+			// A compiled extension: it cannot be inlined, only imported.
+			rel, _ := filepath.Rel(root, p)
+			stem, _, _ := strings.Cut(filepath.ToSlash(rel), ".")
+			if name, _ := idx.moduleName(stem + ".py"); name != "" {
+				idx.extensions[name] = true
 			}
 			return nil
 		}

@@ -384,3 +384,22 @@ class UsesModule:
 		t.Errorf("unresolved %+v, want m.impl used as a value", b.Unresolved)
 	}
 }
+
+func TestCompiledExtension(t *testing.T) {
+	repo := writeRepo(t, map[string]string{
+		"k/__init__.py":                          "",
+		"k/_ops.cpython-311-x86_64-linux-gnu.so": "not really a library",
+		"k/layer.py":                             "from ._ops import fused\nclass Layer:\n    def f(self):\n        return fused()\n",
+	})
+	idx, err := Open(context.Background(), repo, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := idx.Extract(context.Background(), "Layer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.Code, "from k._ops import fused\n") || len(b.Unresolved) != 1 || !strings.Contains(b.Unresolved[0].Reason, "compiled extension k._ops") {
+		t.Errorf("compiled extension not imported and reported: %+v\n%s", b.Unresolved, b.Code)
+	}
+}

@@ -28,7 +28,7 @@ type target struct {
 	name   string // tDef: the name bound there
 	stmts  []int  // tDef: the statements binding it, in source order
 	ext    extRef
-	reason string // tUnresolved
+	reason string // tUnresolved; for tExternal, why a repository name is imported instead of inlined
 }
 
 // extRef is a value imported from outside the repository.
@@ -320,7 +320,11 @@ func (idx *Index) resolveItem(m *Module, im pyast.Import, it pyast.ImportItem) t
 	if idx.moduleExists(base + "." + it.Name) {
 		return target{kind: tModule, module: base + "." + it.Name}
 	}
-	return target{kind: tUnresolved, reason: "module " + base + " not found in the repository (a compiled extension?)"}
+	if idx.extensions[base] {
+		return target{kind: tExternal, ext: extRef{Module: base, Attr: it.Name, Bound: bound},
+			reason: "compiled extension " + base + " of the repository: imported from the installed package"}
+	}
+	return target{kind: tUnresolved, reason: "module " + base + " not found in the repository"}
 }
 
 // resolveAttr resolves attribute attr of repository module mod.
