@@ -473,6 +473,11 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 	if res.Failure != nil && res.Failure.Kind == runner.FailCanceled && ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The run record (stage reached, failure, log tail, versions, seed)
+	// goes first: a crash before the row's final state retrains it anyway.
+	if err := e.Store.PutRun(context.WithoutCancel(ctx), res.RunRecord("loop", row.Pipeline)); err != nil {
+		return err
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	row.Params = res.Params

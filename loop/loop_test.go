@@ -85,7 +85,7 @@ func (f *fakeExec) Submit(ctx context.Context, job runner.Job) (runner.Run, erro
 		ep := runner.EpochResult{Epoch: 1, Accuracy: acc, Duration: 1000}
 		r.ev <- runner.Event{Type: runner.EventEpoch, Epoch: &ep}
 		r.ev <- runner.Event{Type: runner.EventDone}
-		r.res = &runner.Result{OK: true, Epochs: []runner.EpochResult{ep}, Params: 100}
+		r.res = &runner.Result{RunID: fmt.Sprintf("run-%p", r), OK: true, Epochs: []runner.EpochResult{ep}, Params: 100}
 	}()
 	return r, nil
 }
@@ -218,5 +218,30 @@ func TestLoopResumes(t *testing.T) {
 	res, err = eng2.Run(ctx, Options{Config: testConfig()})
 	if err != nil || res.Resumed || res.Loop.Status != "done" {
 		t.Fatalf("next loop: %v resumed=%v %+v", err, res.Resumed, res.Loop)
+	}
+}
+
+func TestLoopStoresRunRecords(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "nngpt.db"))
+	eng := newEngine(st, &fakeExec{trains: map[string]int{}}, fakeGen{})
+	res, err := eng.Run(ctx, Options{Config: testConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range res.Candidates {
+		for r, err := range st.ListRuns(ctx, store.RunFilter{NN: c.Name, Origin: "loop"}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != "ok" {
+				t.Errorf("run of %s: status %s", c.Name, r.Status)
+			}
+			n++
+		}
+	}
+	if n != len(res.Candidates) {
+		t.Fatalf("%d run records for %d trained candidates", n, len(res.Candidates))
 	}
 }
