@@ -72,12 +72,13 @@ type Options struct {
 
 // Event is one step of the loop, for progress displays and --json.
 type Event struct {
-	Type      string              `json:"type"` // loop, cycle, candidate, epoch, admitted, cycle_done, loop_done
+	Type      string              `json:"type"` // loop, cycle, candidate, batch, epoch, admitted, cycle_done, loop_done
 	Loop      string              `json:"loop"`
 	Cycle     int                 `json:"cycle,omitempty"`
 	Cycles    int                 `json:"cycles,omitempty"`
 	Candidate *store.CandidateRow `json:"candidate,omitempty"`
 	Epoch     *runner.EpochResult `json:"epoch,omitempty"`
+	Progress  *runner.Progress    `json:"progress,omitempty"`
 	Message   string              `json:"message,omitempty"`
 	Time      time.Time           `json:"time"`
 }
@@ -450,6 +451,9 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 				row.State = store.StateRunning
 				err = e.save(ctx, row)
 			}
+		case runner.EventBatch:
+			e.emit(Event{Type: "batch", Loop: row.LoopID, Cycle: row.Cycle, Candidate: &store.CandidateRow{ID: row.ID, Name: row.Name},
+				Progress: ev.Progress})
 		case runner.EventEpoch:
 			row.Epochs = append(row.Epochs, ev.Epoch.Accuracy)
 			row.Durations = append(row.Durations, ev.Epoch.Duration)

@@ -176,6 +176,7 @@ type EventType string
 
 const (
 	EventStage  EventType = "stage"  // a stage passed (Stage, Detail)
+	EventBatch  EventType = "batch"  // training progress within an epoch (Progress), at most twice a second
 	EventEpoch  EventType = "epoch"  // an epoch finished (Epoch)
 	EventDone   EventType = "done"   // the run finished well (last event)
 	EventFailed EventType = "failed" // the run failed (Failure; last event)
@@ -183,10 +184,19 @@ const (
 
 // Event is one step of a run as the coordinator saw it.
 type Event struct {
-	Time    time.Time    `json:"time"`
-	Type    EventType    `json:"type"`
-	Stage   Stage        `json:"stage,omitempty"`
-	Detail  string       `json:"detail,omitempty"`
-	Epoch   *EpochResult `json:"epoch,omitempty"`
-	Failure *Failure     `json:"failure,omitempty"`
+	Time     time.Time    `json:"time"`
+	Type     EventType    `json:"type"`
+	Stage    Stage        `json:"stage,omitempty"`
+	Detail   string       `json:"detail,omitempty"`
+	Epoch    *EpochResult `json:"epoch,omitempty"`
+	Progress *Progress    `json:"progress,omitempty"`
+	Failure  *Failure     `json:"failure,omitempty"`
+}
+
+// Progress is how far the running epoch got, as the worker reports it (for
+// display only: nothing is decided on it).
+type Progress struct {
+	Epoch   int `json:"epoch"`
+	Batch   int `json:"batch"`
+	Batches int `json:"batches"`
 }

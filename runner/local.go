@@ -192,8 +192,13 @@ type localRun struct {
 
 func newLocalRun(job Job) *localRun {
 	return &localRun{id: newNonce()[:16], job: job, done: make(chan struct{}),
-		events: make(chan Event, 12+job.Epochs)}
+		events: make(chan Event, 12+job.Epochs+progressSlack)}
 }
+
+// progressSlack is the room batch-progress events may take in a run's
+// event buffer: they are dropped beyond it, so a caller that does not read
+// never loses the events that matter (stages, epochs, the end).
+const progressSlack = 32
 
 func (r *localRun) ID() string           { return r.id }
 func (r *localRun) Events() <-chan Event { return r.events }
@@ -413,6 +418,14 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 				current = StageTrain
 				timeout = lim.EpochTimeout
 				trainStart = time.Now()
+			}
+		case "batch":
+			if current != StageTrain || ev.Epoch != epoch+1 || ev.Batch < 1 || ev.Batch > ev.Batches {
+				fail(current, FailTampered, fmt.Sprintf("batch %d/%d of epoch %d reported out of order", ev.Batch, ev.Batches, ev.Epoch), "")
+				return
+			}
+			if len(r.events) < progressSlack {
+				r.emit(Event{Type: EventBatch, Stage: StageTrain, Progress: &Progress{Epoch: ev.Epoch, Batch: ev.Batch, Batches: ev.Batches}})
 			}
 		case "epoch":
 			if current != StageTrain || ev.Epoch != epoch+1 || ev.Epoch > job.Epochs {

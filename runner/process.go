@@ -43,6 +43,9 @@ type wireEvent struct {
 	Samples       int      `json:"samples"`
 	SamplesPerSec float64  `json:"samples_per_sec"`
 	Pred          string   `json:"pred"`
+	// batch (progress within an epoch)
+	Batch   int `json:"batch"`
+	Batches int `json:"batches"`
 	// done
 	Stopped bool            `json:"stopped"`
 	Meta    json.RawMessage `json:"meta"`

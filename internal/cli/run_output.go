@@ -70,10 +70,14 @@ func (o *runOutput) observe(ev loop.Event) {
 		o.cands, o.final = nil, map[string]bool{}
 	case "candidate":
 		o.candidate(ev.Candidate)
+	case "batch":
+		// A training's bar counts batches over all its epochs.
+		if b, p := o.trains[ev.Candidate.ID], ev.Progress; b != nil && p.Batches > 0 {
+			b.SetTotal(int64(o.epochs*p.Batches), false)
+			b.SetCurrent(int64((p.Epoch-1)*p.Batches + p.Batch))
+		}
 	case "epoch":
-		if b := o.trains[ev.Candidate.ID]; b != nil {
-			b.SetCurrent(int64(len(ev.Candidate.Epochs)))
-		} else if o.p == nil {
+		if o.p == nil {
 			fmt.Fprintf(o.w, "  %-44s epoch %d acc=%.4f\n", ev.Candidate.Name, ev.Epoch.Epoch, ev.Epoch.Accuracy)
 		}
 	case "admitted":
@@ -95,8 +99,8 @@ func (o *runOutput) candidate(c *store.CandidateRow) {
 		o.cands.SetTotal(int64(o.n), false)
 	}
 	if c.State == store.StateRunning && o.p != nil && o.trains[c.ID] == nil {
-		o.trains[c.ID] = o.p.AddBar(int64(max(1, o.epochs)), mpb.BarRemoveOnComplete(),
-			mpb.PrependDecorators(decor.Name("  "+short(c.Name, 30)+" ", decor.WCSyncSpaceR), decor.CountersNoUnit("epoch %d/%d")),
+		o.trains[c.ID] = o.p.AddBar(0, mpb.BarRemoveOnComplete(),
+			mpb.PrependDecorators(decor.Name("  "+short(c.Name, 30)+" ", decor.WCSyncSpaceR), decor.CountersNoUnit("batch %d/%d")),
 			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
 	}
 	if !store.Final(c.State) || o.final[c.ID] {

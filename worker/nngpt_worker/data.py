@@ -31,8 +31,9 @@ class TrainLoader:
     cannot normalise one value, and LEMUR's loaders never produce one for its
     datasets either."""
 
-    def __init__(self, x, y, batch, transform, gen, tgen):
+    def __init__(self, x, y, batch, transform, gen, tgen, on_batch=None):
         self.x, self.y = x, y
+        self.on_batch = on_batch  # called with (batch in this pass, batches per pass)
         self.batch = batch
         self.transform = transform
         self.gen = gen  # the shuffle (CPU)
@@ -51,10 +52,13 @@ class TrainLoader:
         perm = torch.randperm(len(self.y), generator=self.gen)[: self._n]
         if self.x.device.type != "cpu":
             perm = perm.to(self.x.device)
-        for i in range(0, self._n, self.batch):
+        total = len(self)
+        for k, i in enumerate(range(0, self._n, self.batch)):
             idx = perm[i:i + self.batch]
             xb = self.transform(self.x.index_select(0, idx), True, self.tgen)
             yb = self.y.index_select(0, idx)
             self.samples += len(idx)
             self.batches += 1
+            if self.on_batch is not None:
+                self.on_batch(k + 1, total)
             yield xb, yb

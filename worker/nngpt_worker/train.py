@@ -161,10 +161,20 @@ class Harness:
             raise Failure("too_big", "%d parameters, limit %d (raise it with --max-params)" % (total, limit))
         self.ch.emit("stage", stage="params", params=total, trainable=trainable)
 
-        loader = data.TrainLoader(xtr, ytr, batch, tf, g, tgen)
         epochs = int(sp.get("epochs") or 1)
+        progress = {"epoch": 1, "last": 0.0}
+
+        def on_batch(k, total):
+            # Batch progress for live displays, at most twice a second.
+            now = time.perf_counter()
+            if now - progress["last"] >= 0.5 or k == total:
+                progress["last"] = now
+                self.ch.emit("batch", epoch=progress["epoch"], batch=k, batches=total)
+
+        loader = data.TrainLoader(xtr, ytr, batch, tf, g, tgen, on_batch)
         scratch = sp["scratch"]
         for epoch in range(1, epochs + 1):
+            progress["epoch"] = epoch
             self.stage = "train"
             model.train()
             s0, b0 = loader.samples, loader.batches
