@@ -1,6 +1,9 @@
 package pyast
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Size measures a source file.
 type Size struct {
@@ -110,6 +113,19 @@ func (t *Tree) Analyze() *Analysis {
 	a.Imports = imp.imports
 	a.Aliases = imp.aliases
 	classes := t.topClasses()
+	// The ids and the features read the tree (and classes, aliases) only,
+	// so they run beside the other analyses: a candidate's latency is what
+	// the generation loop waits for.
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.IDs = t.ComputeIDs()
+	}()
+	go func() {
+		defer wg.Done()
+		a.Features = t.features(imp, classes)
+	}()
 	a.Contract = t.contract(classes, imp.aliases)
 	a.Hparams = t.hyperparameters(&a.Contract, classes)
 	a.Torch2 = t.torch2(imp.imports, imp.aliases)
@@ -136,8 +152,7 @@ func (t *Tree) Analyze() *Analysis {
 	if len(t.Src) > 0 && t.Src[len(t.Src)-1] == '\n' {
 		a.Size.Lines--
 	}
-	a.IDs = t.ComputeIDs()
-	a.Features = t.features(imp, classes)
+	wg.Wait()
 	a.Size.Code = a.Features.Lines
 	return a
 }
