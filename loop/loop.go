@@ -48,6 +48,9 @@ type Engine struct {
 	// Start runs once the loop is chosen, before its first cycle (a
 	// resumed loop picks up its fine-tuned model there); an error stops it.
 	Start func(ctx context.Context, l store.Loop) error
+	// Finished is told of every candidate that finished training (done,
+	// failed or pruned); nil: nobody listens.
+	Finished func(row store.CandidateRow)
 	// AfterCycle runs after a cycle's admissions (fine-tune hook); an error
 	// stops the loop.
 	AfterCycle func(ctx context.Context, l store.Loop, cycle int) error
@@ -505,7 +508,13 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 	default:
 		row.State = store.StateDone
 	}
-	return e.save(ctx, row)
+	if err := e.save(ctx, row); err != nil {
+		return err
+	}
+	if e.Finished != nil {
+		e.Finished(*row)
+	}
+	return nil
 }
 
 func seedOf(row *store.CandidateRow) int64 {

@@ -254,7 +254,7 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 		Repro: map[string]any{"python": py.Version, "torch": py.Torch, "device": cfg.Device, "dataset_id": data.SplitID(),
 			"isolation": sb.Isolation},
 	}
-	if eng.Prune, err = newPrune(ctx, g, ws, cfg, data); err != nil {
+	if eng.Prune, eng.Finished, err = newPrune(ctx, g, ws, cfg, data); err != nil {
 		return nil, err
 	}
 	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
@@ -266,9 +266,12 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 // newPrune returns the early-stopping decision of the workspace's
 // predictor, or nil when early stopping is off, cannot act (too few
 // epochs) or has no predictor yet.
-func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg config.Config, data *runner.Dataset) (func(*store.CandidateRow, runner.EpochResult) (bool, float64), error) {
+// The second function feeds finished runs to the pruner's board, so "the
+// current top-k" includes this loop's results.
+func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg config.Config, data *runner.Dataset) (
+	func(*store.CandidateRow, runner.EpochResult) (bool, float64), func(store.CandidateRow), error) {
 	if !cfg.EarlyStop.Enabled || cfg.Epochs <= cfg.EarlyStop.AfterEpoch {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pol := predict.DefaultPolicy()
 	pol.After = cfg.EarlyStop.AfterEpoch
@@ -276,10 +279,10 @@ func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg conf
 	p, err := predict.OpenPruner(ctx, ws.Dir, ws.Store, pol)
 	if errors.Is(err, predict.ErrNoPredictor) {
 		fmt.Fprintln(g.stderr, "nngpt: early stopping is off: no predictor in this workspace (`nngpt predict train` fits one)")
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mu sync.Mutex
 	features := map[string]predict.CodeFeatures{}
@@ -296,6 +299,10 @@ func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg conf
 			return false, 0
 		}
 		return true, d.Prediction.BestAccuracy
+	}, func(row store.CandidateRow) {
+		if row.State == store.StateDone || row.State == store.StatePruned {
+			p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
+		}
 	}, nil
 }
 
