@@ -287,23 +287,23 @@ func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg conf
 	var mu sync.Mutex
 	features := map[string]predict.CodeFeatures{}
 	return func(row *store.CandidateRow, ep runner.EpochResult) (bool, float64) {
-		mu.Lock()
-		cf, ok := features[row.CodeID]
-		if !ok {
-			cf, _ = predict.CodeFeaturesOf([]byte(row.Code))
-			features[row.CodeID] = cf
-		}
-		mu.Unlock()
-		d, err := p.Decide(ctx, predict.CandidateState(row, ep.Epoch, ep.Accuracy, cfg.Epochs, cf))
-		if err != nil || !d.Stop || d.Prediction == nil {
-			return false, 0
-		}
-		return true, d.Prediction.BestAccuracy
-	}, func(row store.CandidateRow) {
-		if row.State == store.StateDone || row.State == store.StatePruned {
-			p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
-		}
-	}, nil
+			mu.Lock()
+			cf, ok := features[row.CodeID]
+			if !ok {
+				cf, _ = predict.CodeFeaturesOf([]byte(row.Code))
+				features[row.CodeID] = cf
+			}
+			mu.Unlock()
+			d, err := p.Decide(ctx, predict.CandidateState(row, ep.Epoch, ep.Accuracy, cfg.Epochs, cf))
+			if err != nil || !d.Stop || d.Prediction == nil {
+				return false, 0
+			}
+			return true, d.Prediction.BestAccuracy
+		}, func(row store.CandidateRow) {
+			if row.State == store.StateDone || row.State == store.StatePruned {
+				p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
+			}
+		}, nil
 }
 
 // fineTuning exports NNGPT's fine-tuning pairs after each cycle and runs
