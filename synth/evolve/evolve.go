@@ -14,7 +14,6 @@ import (
 	"iter"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/nngpt/nngpt/lemur"
@@ -130,8 +129,6 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 			yield(nil, ErrNoParents)
 			return
 		}
-		// Fitter parents first for the tournament; ties keep corpus order.
-		sort.SliceStable(pool, func(i, j int) bool { return pool[i].Accuracy > pool[j].Accuracy })
 
 		for n := 0; n < req.N; n++ {
 			if err := ctx.Err(); err != nil {
@@ -161,8 +158,11 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 // accuracy; unknown counts as worst), which keeps diversity while still
 // favouring models that trained well.
 func tournament(pool []parsedParent, rng *rand.Rand) parsedParent {
-	a, b := rng.IntN(len(pool)), rng.IntN(len(pool))
-	return pool[min(a, b)] // pool is sorted by accuracy, best first
+	a, b := pool[rng.IntN(len(pool))], pool[rng.IntN(len(pool))]
+	if b.Accuracy > a.Accuracy {
+		return b
+	}
+	return a // ties (no runs at all, say) stay uniform
 }
 
 // attempt makes one candidate or returns nil.

@@ -276,16 +276,24 @@ var geometryArgs = map[string]bool{"kernel_size": true, "stride": true, "padding
 // catches the files where a literal meant two things.
 func mutateWidthAll(m *model, rng *rand.Rand) (string, string, error) {
 	widths := map[int]bool{}
+	named := m.intAssignments()
 	for _, c := range m.f.Calls(m.f.Root(), nil) {
 		l := layer(c)
 		for _, ca := range channelArgs {
 			if ca.layer != l {
 				continue
 			}
-			if a, ok := c.Arg(ca.pos, ca.kw); ok {
-				if v, ok := m.f.IntLiteral(a.Value); ok && v >= 16 {
-					widths[v] = true
-				}
+			a, ok := c.Arg(ca.pos, ca.kw)
+			if !ok {
+				continue
+			}
+			v, ok := m.f.IntLiteral(a.Value)
+			if !ok && a.Value.Kind() == "identifier" {
+				// dim = 64 ... nn.Linear(dim, classes): the literal is the width.
+				v, ok = named[m.text(a.Value)]
+			}
+			if ok && v >= 16 {
+				widths[v] = true
 			}
 		}
 	}
@@ -662,4 +670,32 @@ func globalPool(m *model, c pyast.Call) bool {
 	}
 	v, ok := m.f.IntLiteral(a.Value)
 	return ok && v == 1 || strings.ReplaceAll(m.text(a.Value), " ", "") == "(1,1)"
+}
+
+// intAssignments maps names assigned exactly once, anywhere in the file,
+// to the int literal they get (dim = 64).
+func (m *model) intAssignments() map[string]int {
+	out := map[string]int{}
+	count := map[string]int{}
+	pyast.Walk(m.f.Root(), func(n *pyast.Node) bool {
+		if n.Kind() != "assignment" {
+			return true
+		}
+		left, right := n.ChildByFieldName("left"), n.ChildByFieldName("right")
+		if left == nil || left.Kind() != "identifier" {
+			return true
+		}
+		name := m.text(left)
+		count[name]++
+		if v, ok := m.f.IntLiteral(right); ok {
+			out[name] = v
+		}
+		return true
+	})
+	for name := range out {
+		if count[name] != 1 {
+			delete(out, name)
+		}
+	}
+	return out
 }
