@@ -49,7 +49,7 @@ func BenchmarkCoordinatorOverhead(b *testing.B) {
 			return synth.Verdict{Status: synth.StatusAccepted}
 		}
 		eng.Learn = func(row store.CandidateRow) {
-			gt.Index().Add(row.Name, pyast.Analyze([]byte(row.Code)).IDs, gate.SourceCandidate)
+			gt.Index().Add(row.Name, pyast.CodeIDs([]byte(row.Code)), gate.SourceCandidate)
 		}
 		var per []time.Duration
 		var cycleStart time.Time

@@ -231,7 +231,9 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if err != nil {
 		return nil, err
 	}
-	gt, _, err := gate.Open(ctx, ws.Store, gate.DefaultConfig(), nil)
+	gcfg := gate.DefaultConfig()
+	gcfg.MaxParams = float64(cfg.MaxParams)
+	gt, _, err := gate.Open(ctx, ws.Store, gcfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +251,7 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 			return fromGate(v)
 		},
 		Learn: func(row store.CandidateRow) {
-			gt.Index().Add(row.Name, pyast.Analyze([]byte(row.Code)).IDs, gate.SourceCandidate)
+			gt.Index().Add(row.Name, pyast.CodeIDs([]byte(row.Code)), gate.SourceCandidate)
 		},
 		Repro: map[string]any{"python": py.Version, "torch": py.Torch, "device": cfg.Device, "dataset_id": data.SplitID(),
 			"isolation": sb.Isolation},
