@@ -60,10 +60,10 @@ func TestHPOOneShotThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	var recs []lemur.Record
-	for _, nn := range []string{"LinA", "LinB"} {
+	for k, nn := range []string{"LinA", "LinB", "LinC"} {
 		p := lemur.Pipeline{Task: "img-classification", Dataset: "shapes", Metric: "acc", NN: nn}
-		for i := range 8 {
-			lr := math.Pow(10, -4+float64(i)*0.5)
+		for i := range 24 {
+			lr := math.Pow(10, -4+float64(i*7%24)*0.15+0.05*float64(k))
 			prm := lemur.Dict{{Key: "batch", Value: int64(32)}, {Key: "dropout", Value: 0.1}, {Key: "lr", Value: lr},
 				{Key: "momentum", Value: 0.9}, {Key: "transform", Value: "norm"}}
 			recs = append(recs, lemur.NewRecord(p, 1, 0.9-0.1*math.Abs(math.Log10(lr)+1.3), nil, prm))
