@@ -141,6 +141,10 @@ func runGoptuna(t *testing.T, fn benchFn, seed int64, n int) float64 {
 	return v
 }
 
+// goptuna draws its parameters in map order, so its figures vary from run
+// to run; 20 seeds keep the comparison stable (our mean ratio was 0.54 to
+// 0.75 over repeated runs).
+//
 // TestTPEAtLeastAsGoodAsGoptuna runs our TPE and goptuna v0.9.0's TPE (both
 // with Optuna's defaults: 10 random start-up trials, 24 EI candidates) on
 // standard functions and requires ours to reach a best value at least as
@@ -148,7 +152,7 @@ func runGoptuna(t *testing.T, fn benchFn, seed int64, n int) float64 {
 // mean is divided by goptuna's so the scales compare). Random search is run
 // too, to check the comparison can tell a search from no search.
 func TestTPEAtLeastAsGoodAsGoptuna(t *testing.T) {
-	const seeds, trials = 12, 60
+	const seeds, trials = 20, 60
 	var ratioSum, randRatioSum float64
 	fns := standardFunctions()
 	for _, fn := range fns {
