@@ -38,6 +38,12 @@ type Engine struct {
 	// everything. It must treat code identical to the candidate's own
 	// earlier check (after a crash) as passing, not as a duplicate.
 	Check func(ctx context.Context, c *synth.Candidate) synth.Verdict
+	// Hyperparameters settles a new candidate's hyperparameters (model keys,
+	// batch and transform) before it is journaled: the generator's (an LLM's
+	// <hp>) when usable, else a recommender's; source names which. It must be
+	// deterministic for a given corpus, since a resumed cycle asks again.
+	// nil, or an error, keeps the generator's.
+	Hyperparameters func(ctx context.Context, c *synth.Candidate) (prm lemur.Dict, source string, err error)
 	// Learn tells the dedup index about a candidate that passed the gate
 	// before this process started (earlier cycles, other loops): the index
 	// then matches the one an uninterrupted run would have. nil: no index.
@@ -342,7 +348,16 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg config.Config,
 			return fmt.Errorf("cycle %d: generate: %w", cycle, err)
 		}
 		if _, ok := have[i]; !ok {
-			row := e.rowFrom(l.ID, cfg, cycle, i, c)
+			source := "generator"
+			if e.Hyperparameters != nil && c.Verdict.OK() {
+				if prm, src, err := e.Hyperparameters(ctx, c); err == nil {
+					tr, _ := prm.String("transform")
+					c.HP, c.Transform, source = prm.Without("transform"), tr, src
+				} else {
+					e.log().Info("keeping the generator's hyperparameters", "candidate", c.Name, "err", err)
+				}
+			}
+			row := e.rowFrom(l.ID, cfg, cycle, i, c, source)
 			if err := e.save(ctx, &row); err != nil {
 				return err
 			}
@@ -356,7 +371,7 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg config.Config,
 	return nil
 }
 
-func (e *Engine) rowFrom(loopID string, cfg config.Config, cycle, i int, c *synth.Candidate) store.CandidateRow {
+func (e *Engine) rowFrom(loopID string, cfg config.Config, cycle, i int, c *synth.Candidate, hpSource string) store.CandidateRow {
 	prm := append(lemur.Dict(nil), c.HP...)
 	if _, ok := prm.Get("batch"); !ok {
 		prm = prm.Set("batch", int64(cfg.Batch))
@@ -366,7 +381,8 @@ func (e *Engine) rowFrom(loopID string, cfg config.Config, cycle, i int, c *synt
 		tr = "norm"
 	}
 	prm = prm.Set("transform", tr)
-	repro := map[string]any{"seed": c.Seed, "generator": c.Generator, "operators": c.Operators, "dataset": cfg.Dataset}
+	repro := map[string]any{"seed": c.Seed, "generator": c.Generator, "operators": c.Operators, "dataset": cfg.Dataset,
+		"hp_source": hpSource}
 	if c.Prompt != "" {
 		repro["prompt_hash"] = lemur.HashText(c.Prompt)
 		repro["llm_url"], repro["llm_model"] = cfg.LLM.URL, cfg.LLM.Model

@@ -17,6 +17,8 @@ import (
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/finetune"
 	"github.com/nngpt/nngpt/gate"
+	"github.com/nngpt/nngpt/hpo"
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/loop"
 	"github.com/nngpt/nngpt/predict"
 	"github.com/nngpt/nngpt/pyast"
@@ -262,7 +264,51 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
 		fineTuning(g, ws, cfg, eng, gt)
 	}
+	eng.Hyperparameters = hyperparameters(ws.Store, cfg)
 	return eng, nil
+}
+
+// hyperparameters keeps a candidate's own hyperparameters (an LLM's <hp>,
+// evolve's inherited ones) when they fit the model's LEMUR search space,
+// clipped into it, and otherwise asks the learned one-shot recommender,
+// fitted on the corpus as it stood when the candidate's cycle began.
+func hyperparameters(st store.Store, cfg config.Config) func(context.Context, *synth.Candidate) (lemur.Dict, string, error) {
+	var rec *hpo.Learned
+	var fittedAt store.Counts
+	return func(ctx context.Context, c *synth.Candidate) (lemur.Dict, string, error) {
+		sp, err := hpo.LEMURSpace(pyast.Analyze([]byte(c.Code)).Contract.Supported, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		given := append(lemur.Dict(nil), c.HP...)
+		if c.Transform != "" {
+			given = given.Set("transform", c.Transform)
+		}
+		// The corpus only grows between cycles: refit when it changed.
+		if counts, err := st.Counts(ctx); err == nil && (rec == nil || counts != fittedAt) {
+			var recs []lemur.Record
+			for r, err := range st.Stats(ctx, store.Filter{}) {
+				if err != nil {
+					return nil, "", err
+				}
+				recs = append(recs, r)
+			}
+			if rec, err = hpo.FitLearned(recs, hpo.LearnedOptions{}); err != nil {
+				rec = nil
+			}
+			fittedAt = counts
+		}
+		var r hpo.Recommender
+		if rec != nil {
+			r = rec
+		}
+		q := hpo.Query{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Model: c.Name, Code: c.Code, Epochs: cfg.Epochs}
+		prm, source, _, err := hpo.CandidateHP(ctx, r, q, sp, given)
+		if source == "llm-hp" {
+			source = c.Generator // the generator's own, accepted
+		}
+		return prm, source, err
+	}
 }
 
 // newPrune returns the early-stopping decision of the workspace's
