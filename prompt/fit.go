@@ -40,6 +40,8 @@ func (s *Set) Fit(ctx context.Context, b llm.Budget, kind Kind, d Data) (*Prompt
 					tl.What = joinWhat(tl.What, "(the main model's code alone is too long)")
 				case Repair:
 					tl.What = joinWhat(tl.What, "(the previous code and its error are too long)")
+				case RAG:
+					tl.What = joinWhat(tl.What, "(the block's code is too long)")
 				}
 				return nil, fmt.Errorf("%s prompt: %w", kind, tl)
 			}

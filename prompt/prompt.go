@@ -1,6 +1,7 @@
 // Package prompt renders NNGPT's prompts: zero-shot synthesis, n-shot
 // improvement (one main model and n supporting models with their code and
-// accuracy) and repair (the previous code and its truncated error). The
+// accuracy), repair (the previous code and its truncated error) and rag (a
+// Net built around a block from the block library). The
 // templates (text/template) are embedded in the binary and any of them can
 // be replaced by a file of the same name in the workspace's prompts/
 // folder. Every prompt asks for <hp>, <tr> and <nn> in one reply, states
@@ -38,6 +39,8 @@ const (
 	ZeroShot Kind = "zeroshot"
 	NShot    Kind = "nshot"
 	Repair   Kind = "repair"
+	// RAG asks for a Net built around a block from the block library.
+	RAG Kind = "rag"
 )
 
 // Template files: system.tmpl is the system message of every prompt,
@@ -89,12 +92,20 @@ type Previous struct {
 	MaxTries  int
 }
 
+// Block is a library block (see package rag) a RAG prompt builds on.
+type Block struct {
+	Name  string // module.Class
+	Code  string // the self-contained file holding the class
+	Input string // how validation built it and what forward ran on, "" when unknown
+}
+
 // Data is what a template renders.
 type Data struct {
 	Task       Task
 	Main       *Model    // nshot
 	Supporting []Model   // nshot, most useful first: dropped from the end to fit
 	Previous   *Previous // repair
+	Block      *Block    // rag
 }
 
 // Prompt is a rendered prompt.
@@ -200,7 +211,7 @@ func Load(override fs.FS) (*Set, error) {
 	s.hash = hex.EncodeToString(h.Sum(nil))
 	// Render each kind once with sample data so a broken override fails
 	// at load time, not in the middle of a run.
-	for _, k := range []Kind{ZeroShot, NShot, Repair} {
+	for _, k := range []Kind{ZeroShot, NShot, Repair, RAG} {
 		if _, err := s.Render(k, sampleData()); err != nil {
 			return nil, err
 		}
@@ -301,8 +312,12 @@ func (d Data) check(kind Kind) error {
 		if d.Previous == nil {
 			return errors.New("repair prompt without the previous attempt")
 		}
+	case RAG:
+		if d.Block == nil || strings.TrimSpace(d.Block.Code) == "" || d.Block.Name == "" {
+			return errors.New("rag prompt without a block (name and code)")
+		}
 	default:
-		return fmt.Errorf("unknown prompt kind %q (want zeroshot, nshot or repair)", kind)
+		return fmt.Errorf("unknown prompt kind %q (want zeroshot, nshot, repair or rag)", kind)
 	}
 	if d.Task.Classes < 1 || d.Task.Epochs < 1 || d.Task.MaxParams < 1 {
 		return fmt.Errorf("prompt task needs classes, epochs and a parameter limit above 0 (got %d, %d, %d)", d.Task.Classes, d.Task.Epochs, d.Task.MaxParams)
@@ -376,5 +391,6 @@ func sampleData() Data {
 		Main:       &m,
 		Supporting: []Model{m},
 		Previous:   &Previous{Code: "x", Stage: "parse", Error: "e", Try: 1, MaxTries: MaxRepairTries},
+		Block:      &Block{Name: "m.Block", Code: "import torch\n", Input: "Block() on 2x3x32x32 tensor"},
 	}
 }

@@ -24,6 +24,12 @@ func model(name, code string, acc float64) prompt.Model {
 	return prompt.Model{Name: name, Code: code, Accuracy: acc, Epoch: 1, Transform: "norm_32", HP: `{"lr": 0.01}`}
 }
 
+var ragBlock = prompt.Block{
+	Name:  "blocks.SEBlock",
+	Code:  "import torch\nfrom torch import nn\n\n\nclass SEBlock(nn.Module):\n    def __init__(self, channels=16):\n        super().__init__()\n        self.fc = nn.Conv2d(channels, channels, 1)\n\n    def forward(self, x):\n        return x * torch.sigmoid(self.fc(x.mean((2, 3), keepdim=True)))\n",
+	Input: "SEBlock(channels=16) on 2x16x32x32 tensor",
+}
+
 func nshotData(n int) prompt.Data {
 	main := model("mainnet", llmtest.GoodCode, 0.61)
 	d := prompt.Data{Task: task, Main: &main}
@@ -40,6 +46,7 @@ func TestRenderEveryKindStatesTheRules(t *testing.T) {
 		prompt.NShot:    nshotData(3),
 		prompt.Repair: {Task: task, Previous: &prompt.Previous{Code: llmtest.GoodCode, HP: `{"lr": 0.5}`, Transform: "norm",
 			Stage: "forward", Reason: "runtime_error", Error: "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x256 and 64x10)", Try: 2}},
+		prompt.RAG: {Task: task, Block: &ragBlock},
 	}
 	common := []string{"<hp>", "</hp>", "<tr>", "</tr>", "<nn>", "</nn>", "supported_hyperparameters()", "class Net(nn.Module)",
 		"train_setup(self, prm)", "learn(self, train_data)", "PyTorch 1.13", "scaled_dot_product_attention", "torch.compile", "nn.RMSNorm",
@@ -49,6 +56,8 @@ func TestRenderEveryKindStatesTheRules(t *testing.T) {
 		prompt.NShot: {"Main model, mainnet: acc 0.6100", "Supporting model 1, supa: acc 0.5000", "Supporting model 3, supc: acc 0.4800",
 			"beat its acc of 0.6100", "transform norm_32", llmtest.GoodCode[:200]},
 		prompt.Repair: {`"forward" stage (runtime_error)`, "attempt 2 of 3", "mat1 and mat2 shapes", "Its hyperparameters were {\"lr\": 0.5}", llmtest.GoodCode[:200]},
+		prompt.RAG: {"built around the PyTorch block `blocks.SEBlock`", "SEBlock(channels=16) on 2x16x32x32 tensor",
+			ragBlock.Code, "copy the block's code above", "self-contained"},
 	}
 	hashes := map[string]bool{}
 	for kind, d := range data {
@@ -85,6 +94,8 @@ func TestRenderRejectsIncompleteData(t *testing.T) {
 		{prompt.NShot, prompt.Data{Task: task}, "main model"},
 		{prompt.Repair, prompt.Data{Task: task}, "previous attempt"},
 		{prompt.ZeroShot, prompt.Data{Task: prompt.Task{Dataset: "x"}}, "parameter limit"},
+		{prompt.RAG, prompt.Data{Task: task}, "without a block"},
+		{prompt.RAG, prompt.Data{Task: task, Block: &prompt.Block{Name: "x.B", Code: " \n"}}, "without a block"},
 		{"fewshot", prompt.Data{Task: task}, "unknown prompt kind"},
 	}
 	for _, tc := range tests {
