@@ -118,6 +118,7 @@ type Prompt struct {
 	TemplateHash string `json:"template_hash"`
 	Shots        int    `json:"shots"`             // supporting models included
 	Dropped      int    `json:"dropped,omitempty"` // supporting models dropped to fit the context
+	Block        string `json:"block,omitempty"`   // rag: the library block's name
 	Tokens       int    `json:"tokens,omitempty"`  // prompt tokens as counted by Fit
 }
 
@@ -288,6 +289,9 @@ func (s *Set) Render(kind Kind, d Data) (*Prompt, error) {
 		Messages:     []llm.Message{{Role: llm.System, Content: sys}, {Role: llm.User, Content: user}},
 		TemplateHash: s.hash,
 		Shots:        len(d.Supporting),
+	}
+	if kind == RAG {
+		p.Block = d.Block.Name
 	}
 	p.Hash = HashMessages(p.Messages)
 	return p, nil

@@ -3,7 +3,8 @@
 // zero-shot), fits it to the model's context, asks the LLM, extracts <hp>,
 // <tr> and <nn> from the reply, and, when the reply or an optional check
 // fails, sends up to prompt.MaxRepairTries repair prompts that feed the
-// failing stage and its error back.
+// failing stage and its error back. Given library blocks, it asks instead
+// for Nets built around them (RAG prompts), one block per candidate in turn.
 package llmgen
 
 import (
@@ -63,6 +64,10 @@ type Generator struct {
 	// Examples lists the corpus models for n-shot prompts; nil: zero-shot
 	// only.
 	Examples Examples
+	// Blocks, when set, makes every first prompt a RAG prompt around
+	// Blocks[i%len(Blocks)] for candidate i, in place of n-shot or
+	// zero-shot; the candidate records it as operator "rag:<name>".
+	Blocks []prompt.Block
 	// Selection is how n-shot examples are chosen (best, random, diverse).
 	Selection prompt.Strategy
 	// Task is the prompt's task description (classes, input shape, epochs,
@@ -214,10 +219,18 @@ type run struct {
 	maxRepairs int
 }
 
-// first builds the candidate's first prompt: n-shot when examples exist
-// and fit, else zero-shot.
-func (r *run) first(ctx context.Context) (*prompt.Prompt, []string, error) {
+// first builds candidate i's first prompt: RAG when blocks are given,
+// n-shot when examples exist and fit, else zero-shot.
+func (r *run) first(ctx context.Context, i int) (*prompt.Prompt, []string, error) {
 	budget := r.g.Client.Budget()
+	if len(r.g.Blocks) > 0 {
+		b := r.g.Blocks[i%len(r.g.Blocks)]
+		p, err := r.set.Fit(ctx, budget, prompt.RAG, prompt.Data{Task: r.task, Block: &b})
+		if err != nil {
+			return nil, nil, fmt.Errorf("llmgen: block %s: %w", b.Name, err)
+		}
+		return p, nil, nil
+	}
 	if len(r.pool) > 0 {
 		sel := prompt.Selector{Strategy: r.g.Selection, Rand: r.rng}
 		main, sup, err := sel.Select(r.pool, r.req.Shots)
@@ -249,7 +262,7 @@ func (r *run) first(ctx context.Context) (*prompt.Prompt, []string, error) {
 // candidate makes candidate i: the first prompt, then repairs.
 func (r *run) candidate(ctx context.Context, i int) (*synth.Candidate, error) {
 	start := time.Now()
-	p, parents, err := r.first(ctx)
+	p, parents, err := r.first(ctx, i)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +306,7 @@ func (r *run) candidate(ctx context.Context, i int) (*synth.Candidate, error) {
 		)
 		if strings.TrimSpace(ex.Code) == "" {
 			// Nothing to repair: ask again for a fresh sample.
-			next, parents, err = r.first(ctx)
+			next, parents, err = r.first(ctx, i)
 			op = "retry:" + c.Verdict.Reason
 		} else {
 			next, op, err = r.repair(ctx, c, ex, attempt)
@@ -317,8 +330,11 @@ func (r *run) candidate(ctx context.Context, i int) (*synth.Candidate, error) {
 }
 
 func opOf(p *prompt.Prompt) string {
-	if p.Kind == prompt.NShot {
+	switch p.Kind {
+	case prompt.NShot:
 		return fmt.Sprintf("nshot:%d", p.Shots)
+	case prompt.RAG:
+		return "rag:" + p.Block
 	}
 	return string(p.Kind)
 }
