@@ -21,6 +21,7 @@ import (
 	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/prompt"
 	"github.com/nngpt/nngpt/pyast"
+	"github.com/nngpt/nngpt/rag"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth"
@@ -42,6 +43,8 @@ type generateOpts struct {
 	nTest     int
 	noWrite   bool
 	maxParams int64
+	rag       []string // library blocks the LLM builds around
+	ragAll    bool     // every usable (level 2) block
 	wf        workerFlags
 }
 
@@ -97,7 +100,8 @@ JSON object per candidate with --json. Nothing is added to the corpus: that
 is what 'nngpt run' does with the candidates that train well.`,
 		Example: `  nngpt generate --n 10
   nngpt generate --n 20 --dynamic train --workers 2
-  nngpt generate --llm http://localhost:11434/v1 --model qwen2.5-coder:7b --shots 3 --n 5 --json`,
+  nngpt generate --llm http://localhost:11434/v1 --model qwen2.5-coder:7b --shots 3 --n 5 --json
+  nngpt generate --llm http://localhost:11434/v1 --model qwen2.5-coder:7b --rag torchvision.models.resnet.BasicBlock --n 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGenerate(cmd, g, o)
@@ -123,6 +127,9 @@ is what 'nngpt run' does with the candidates that train well.`,
 	f.Int64Var(&o.maxParams, "max-params", d.MaxParams, "parameter limit per model (checked in the worker)")
 	f.BoolVar(&o.noWrite, "no-write", false, "do not write candidate folders (print only)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object per candidate")
+	f.StringSliceVar(&o.rag, "rag", nil, "LLM: build each candidate around one of these library blocks in turn (see `nngpt rag list`)")
+	f.BoolVar(&o.ragAll, "rag-all", false, "LLM: like --rag with every block that builds and runs forward (validation level 2)")
+	cmd.MarkFlagsMutuallyExclusive("rag", "rag-all")
 	o.wf.add(cmd)
 	return cmd
 }
@@ -164,6 +171,9 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	}
 	gen, err := buildGenerator(cfg.Config, ws.Dir, ws.Store, gt)
 	if err != nil {
+		return &ExitError{Code: 1, Err: err}
+	}
+	if err := useBlocks(ctx, ws.Store, o, gen); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	if !o.asJSON {
@@ -281,6 +291,43 @@ func buildGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate
 		})
 	}
 	return nil, fmt.Errorf("generator %q: want evolve or llm", cfg.GeneratorName())
+}
+
+// useBlocks hands the blocks named by --rag / --rag-all to the LLM
+// generator, for RAG prompts.
+func useBlocks(ctx context.Context, st store.RAG, o *generateOpts, gen synth.Generator) error {
+	if len(o.rag) == 0 && !o.ragAll {
+		return nil
+	}
+	lg, ok := gen.(*llmgen.Generator)
+	if !ok {
+		return fmt.Errorf("--rag and --rag-all need the llm generator (--llm URL --model NAME); %s cannot use library blocks", gen.Name())
+	}
+	var bs []store.RAGBlock
+	if o.ragAll {
+		all, err := rag.Usable(ctx, st)
+		if err != nil {
+			return err
+		}
+		if len(all) == 0 {
+			return fmt.Errorf("--rag-all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
+		}
+		bs = all
+	}
+	for _, name := range o.rag {
+		b, err := rag.Get(ctx, st, strings.TrimSpace(name))
+		if err != nil {
+			return fmt.Errorf("--rag: %w", err)
+		}
+		if b.Level < 2 {
+			return fmt.Errorf("--rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
+		}
+		bs = append(bs, b)
+	}
+	for _, b := range bs {
+		lg.Blocks = append(lg.Blocks, prompt.Block{Name: b.Name, Code: b.Code, Input: b.Input})
+	}
+	return nil
 }
 
 // verdict runs the gate (static, dedup, and the dynamic check when

@@ -16,7 +16,8 @@ type Options struct {
 	// Task: classes, input shape, epochs and parameter limit for the
 	// prompt (zero fields: from KnownDatasets and the defaults).
 	Task prompt.Task
-	// Check, MaxRepairs, OnProgress and NoStream as in Generator.
+	// Blocks, Check, MaxRepairs, OnProgress and NoStream as in Generator.
+	Blocks     []prompt.Block
 	Check      Check
 	MaxRepairs int
 	OnProgress func(candidate int, p llm.Progress)
@@ -47,6 +48,7 @@ func ForWorkspace(cfg llm.Config, dir string, st store.Store, o Options) (*Gener
 		Examples: CorpusExamples(func(ctx context.Context, task, dataset, metric string) ([]prompt.Model, error) {
 			return prompt.FromCorpus(ctx, st, task, dataset, metric)
 		}),
+		Blocks:     o.Blocks,
 		Check:      o.Check,
 		MaxRepairs: o.MaxRepairs,
 		OnProgress: o.OnProgress,
