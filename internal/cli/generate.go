@@ -127,8 +127,8 @@ is what 'nngpt run' does with the candidates that train well.`,
 	f.Int64Var(&o.maxParams, "max-params", d.MaxParams, "parameter limit per model (checked in the worker)")
 	f.BoolVar(&o.noWrite, "no-write", false, "do not write candidate folders (print only)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object per candidate")
-	f.StringSliceVar(&o.rag, "rag", nil, "LLM: build each candidate around one of these library blocks in turn (see `nngpt rag list`)")
-	f.BoolVar(&o.ragAll, "rag-all", false, "LLM: like --rag with every block that builds and runs forward (validation level 2)")
+	f.StringSliceVar(&o.rag, "rag", nil, "build each candidate around one of these library blocks in turn (see `nngpt rag list`): llm asks for a Net around it, evolve inserts it into a corpus model")
+	f.BoolVar(&o.ragAll, "rag-all", false, "like --rag with every block that builds and runs forward (validation level 2)")
 	cmd.MarkFlagsMutuallyExclusive("rag", "rag-all")
 	o.wf.add(cmd)
 	return cmd
@@ -173,7 +173,7 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
-	if err := useBlocks(ctx, ws.Store, o, gen); err != nil {
+	if gen, err = useBlocks(ctx, ws.Store, o, gen); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	if !o.asJSON {
@@ -293,41 +293,48 @@ func buildGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate
 	return nil, fmt.Errorf("generator %q: want evolve or llm", cfg.GeneratorName())
 }
 
-// useBlocks hands the blocks named by --rag / --rag-all to the LLM
-// generator, for RAG prompts.
-func useBlocks(ctx context.Context, st store.RAG, o *generateOpts, gen synth.Generator) error {
+// useBlocks applies --rag / --rag-all: the LLM generator gets the blocks
+// for RAG prompts; evolve becomes evolve.BlockInserter, which inserts them
+// into corpus models.
+func useBlocks(ctx context.Context, st store.RAG, o *generateOpts, gen synth.Generator) (synth.Generator, error) {
 	if len(o.rag) == 0 && !o.ragAll {
-		return nil
-	}
-	lg, ok := gen.(*llmgen.Generator)
-	if !ok {
-		return fmt.Errorf("--rag and --rag-all need the llm generator (--llm URL --model NAME); %s cannot use library blocks", gen.Name())
+		return gen, nil
 	}
 	var bs []store.RAGBlock
 	if o.ragAll {
 		all, err := rag.Usable(ctx, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(all) == 0 {
-			return fmt.Errorf("--rag-all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
+			return nil, fmt.Errorf("--rag-all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
 		}
 		bs = all
 	}
 	for _, name := range o.rag {
 		b, err := rag.Get(ctx, st, strings.TrimSpace(name))
 		if err != nil {
-			return fmt.Errorf("--rag: %w", err)
+			return nil, fmt.Errorf("--rag: %w", err)
 		}
 		if b.Level < 2 {
-			return fmt.Errorf("--rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
+			return nil, fmt.Errorf("--rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
 		}
 		bs = append(bs, b)
 	}
-	for _, b := range bs {
-		lg.Blocks = append(lg.Blocks, prompt.Block{Name: b.Name, Code: b.Code, Input: b.Input})
+	switch g := gen.(type) {
+	case *llmgen.Generator:
+		for _, b := range bs {
+			g.Blocks = append(g.Blocks, prompt.Block{Name: b.Name, Code: b.Code, Input: b.Input})
+		}
+		return g, nil
+	case *evolve.Generator:
+		bi := &evolve.BlockInserter{Source: g.Source, Seen: g.Seen, MaxTries: g.MaxTries, Log: g.Log}
+		for _, b := range bs {
+			bi.Blocks = append(bi.Blocks, evolve.Block{Name: b.Name, Code: b.Code})
+		}
+		return bi, nil
 	}
-	return nil
+	return nil, fmt.Errorf("--rag and --rag-all need the llm or evolve generator, not %s", gen.Name())
 }
 
 // verdict runs the gate (static, dedup, and the dynamic check when

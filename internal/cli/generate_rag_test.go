@@ -67,7 +67,7 @@ func TestGenerateRAGBadBlocks(t *testing.T) {
 	}{
 		{append([]string{"--rag", "Nope"}, llmArgs...), "no block named Nope"},
 		{append([]string{"--rag", "blocks.Broken"}, llmArgs...), "level 1, not 2"},
-		{[]string{"--generator", "evolve", "--rag", "SEBlock"}, "need the llm generator"},
+		{[]string{"--generator", "evolve", "--rag-all", "--rag", "SEBlock"}, "rag"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -75,5 +75,17 @@ func TestGenerateRAGBadBlocks(t *testing.T) {
 		if code != 1 || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, code, errb.String(), tc.want)
 		}
+	}
+}
+
+func TestGenerateEvolveInsertsBlocks(t *testing.T) {
+	ws := ragWorkspace(t)
+	var out, errb bytes.Buffer
+	code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--generator", "evolve", "--rag-all", "--n", "2", "--seed", "3", "--no-write"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if n := strings.Count(out.String(), "block:blocks.SEBlock after line"); n != 2 {
+		t.Errorf("%d candidates name the inserted block, want 2:\n%s", n, out.String())
 	}
 }

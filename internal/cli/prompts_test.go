@@ -17,10 +17,10 @@ func TestPromptsExportAndShow(t *testing.T) {
 		code := Execute(context.Background(), append([]string{"--workspace", ws}, args...), &out, &errb)
 		return out.String(), errb.String(), code
 	}
-	if out, errs, code := run("prompts", "export"); code != 0 || strings.Count(out, "wrote") != 5 {
+	if out, errs, code := run("prompts", "export"); code != 0 || strings.Count(out, "wrote") != 6 {
 		t.Fatalf("export: %d %s %s", code, out, errs)
 	}
-	if out, _, _ := run("prompts", "export"); strings.Count(out, "kept") != 5 {
+	if out, _, _ := run("prompts", "export"); strings.Count(out, "kept") != 6 {
 		t.Errorf("second export overwrote: %s", out)
 	}
 	if err := os.WriteFile(filepath.Join(ws, "prompts", "system.tmpl"), []byte("You only write tiny CNNs."), 0o644); err != nil {
