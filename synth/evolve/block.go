@@ -28,8 +28,8 @@ type Block struct {
 // with the same channel count in and out is taken to keep a feature map's
 // shape; the gate's build and forward stages confirm it per candidate.
 var (
-	blockInParams  = []string{"in_channels", "in_planes", "inplanes", "in_chs", "in_ch", "in_c", "channels", "num_channels", "dim", "c1"}
-	blockOutParams = []string{"out_channels", "out_planes", "planes", "out_chs", "out_ch", "out_c", "c2"}
+	blockInParams  = []string{"in_channels", "in_planes", "inplanes", "in_chs", "in_ch", "in_c", "channels", "num_channels", "input_channels", "inp", "dim", "c1"}
+	blockOutParams = []string{"out_channels", "out_planes", "planes", "out_chs", "out_ch", "out_c", "oup", "c2"}
 )
 
 // blockSig is how a block is built to keep the shape of a C-channel map.
