@@ -177,7 +177,7 @@ func randValue(rng *rand.Rand, depth int) Value {
 		// log-uniform magnitudes, like learning rates, across the repr switch points
 		return math.Pow(10, rng.Float64()*44-22) * float64(1-2*rng.IntN(2))
 	case 5:
-		return math.Float64frombits(rng.Uint64() &^ (0x7ff << 52) | uint64(rng.IntN(2046)+1)<<52)
+		return math.Float64frombits(rng.Uint64()&^(0x7ff<<52) | uint64(rng.IntN(2046)+1)<<52)
 	case 6, 7:
 		n := rng.IntN(8)
 		var b strings.Builder

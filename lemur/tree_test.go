@@ -141,14 +141,14 @@ func TestReadLayouts(t *testing.T) {
 func TestReadReportsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{
-		"stat/img-classification_cifar-10_acc_Good/1.json":  goodEpoch,
-		"stat/img-classification_cifar-10_acc/1.json":       goodEpoch, // three parts
-		"stat/img-classification_cifar-10_acc_x_y/1.json":   goodEpoch, // five parts
-		"stat/img-classification_cifar-10_acc_Bad/1.json":   `[{"accuracy": 0.5`,
-		"stat/img-classification_cifar-10_acc_Bad/2.json":   `{"a": 1}`,
-		"stat/img-classification_cifar-10_acc_Bad/3.json":   "[{\"accuracy\": 0.5, \"transform\": \"\xff\xfe\"}]",
-		"stat/img-classification_cifar-10_acc_Bad/4.json":   `[{"accuracy": NaN}]`,
-		"stat/img-classification_cifar-10_acc_Bad/5.json":   `[{"accuracy": 0.5, "batch": "64"}]`,
+		"stat/img-classification_cifar-10_acc_Good/1.json":   goodEpoch,
+		"stat/img-classification_cifar-10_acc/1.json":        goodEpoch, // three parts
+		"stat/img-classification_cifar-10_acc_x_y/1.json":    goodEpoch, // five parts
+		"stat/img-classification_cifar-10_acc_Bad/1.json":    `[{"accuracy": 0.5`,
+		"stat/img-classification_cifar-10_acc_Bad/2.json":    `{"a": 1}`,
+		"stat/img-classification_cifar-10_acc_Bad/3.json":    "[{\"accuracy\": 0.5, \"transform\": \"\xff\xfe\"}]",
+		"stat/img-classification_cifar-10_acc_Bad/4.json":    `[{"accuracy": NaN}]`,
+		"stat/img-classification_cifar-10_acc_Bad/5.json":    `[{"accuracy": 0.5, "batch": "64"}]`,
 		"stat/img-classification_cifar-10_acc_Bad/best.json": `[]`,
 	})
 	unreadable := filepath.Join(dir, "stat/img-classification_cifar-10_acc_Bad/6.json")
