@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -59,88 +57,35 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 	if job.Timeout == 0 {
 		job.Timeout = 2 * time.Minute
 	}
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-l.slots }()
 	start := time.Now()
-	lim := mergeLimits(l.cfg.Limits.withDefaults(), job.Limits)
-	scratch, err := l.sb.makeScratch(l.cfg.ScratchRoot, "nngpt-block-")
-	if err != nil {
-		return nil, err
-	}
-	defer removeAll(scratch)
-	if err := os.WriteFile(filepath.Join(scratch, job.Name+".py"), []byte(job.Code), 0o644); err != nil {
-		return nil, err
-	}
-	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: 1}
-	sbScr := l.sb.scratchPath(la)
-	spec := map[string]any{
-		"kind": "blockprobe", "model": map[string]any{"name": job.Name, "path": sbScr + "/" + job.Name + ".py"},
-		"level": job.Level, "class": job.Class, "scratch": sbScr, "budget": job.Timeout.Seconds() / 2,
-		"limits": map[string]any{"memory": lim.Memory, "cpu_seconds": int64(job.Timeout.Seconds()) * 2,
-			"nproc": lim.Processes, "nofile": lim.OpenFiles, "fsize": lim.FileSize},
-	}
-	p, err := startProc(l.sb.command(la), spec, lim.Output, 32<<10)
-	if err != nil {
-		return nil, err
-	}
 	res := &BlockProbeResult{}
-	deadline := start.Add(job.Timeout)
-	judged := false
-loop:
-	for {
-		ev, err := p.next(ctx, time.Until(deadline))
-		if err != nil {
-			var te *tamperError
-			switch {
-			case errors.Is(err, errTimeout):
-				res.Failure = &Failure{Stage: "probe", Kind: FailTimeout, Message: fmt.Sprintf("no result within %v", job.Timeout)}
-			case errors.Is(err, errFlood):
-				res.Failure = &Failure{Stage: "probe", Kind: FailOutputFlood, Message: "too much output"}
-			case errors.As(err, &te):
-				res.Failure = &Failure{Stage: "probe", Kind: FailTampered, Message: te.msg}
-			case errors.Is(err, errEOF):
-				judged = true
-			default:
-				p.kill()
-				p.wait(time.Second)
-				return nil, err
+	var err error
+	res.LogTail, res.Failure, err = l.runProbe(ctx, probeRun{kind: "blockprobe", name: job.Name, code: job.Code, level: job.Level,
+		class: job.Class, timeout: job.Timeout, limits: job.Limits, extra: map[string]any{"budget": job.Timeout.Seconds() / 2}},
+		func(ev wireEvent) bool {
+			switch ev.T {
+			case "stage":
+				if ev.Stage == "module" {
+					res.Level, res.Modules = 1, ev.Modules
+				}
+				if ev.Stage == "build" && len(ev.Kwargs) > 0 {
+					_ = json.Unmarshal(ev.Kwargs, &res.Kwargs)
+				}
+			case "done":
+				res.Level = max(res.Level, ev.Level)
+				if s, ok := ev.Info["input"].(string); ok {
+					res.Input = s
+				}
+				if s, ok := ev.Info["output"].(string); ok {
+					res.Output = s
+				}
+				res.Reason = ev.Reason
+				return true
 			}
-			break loop
-		}
-		switch ev.T {
-		case "stage":
-			if ev.Stage == "module" {
-				res.Level, res.Modules = 1, ev.Modules
-			}
-			if ev.Stage == "build" && len(ev.Kwargs) > 0 {
-				_ = json.Unmarshal(ev.Kwargs, &res.Kwargs)
-			}
-		case "done":
-			res.Level = max(res.Level, ev.Level)
-			if s, ok := ev.Info["input"].(string); ok {
-				res.Input = s
-			}
-			if s, ok := ev.Info["output"].(string); ok {
-				res.Output = s
-			}
-			res.Reason = ev.Reason
-			break loop
-		case "error":
-			res.Failure = &Failure{Stage: Stage(ev.Stage), Kind: FailKind(ev.Kind), Message: ev.Message, Traceback: ev.Traceback}
-			break loop
-		}
-	}
-	if !judged {
-		p.kill()
-	}
-	st := p.wait(3 * time.Second)
-	res.LogTail = p.log.String()
-	if judged {
-		res.Failure = exitFailure(st, l.sb.Isolation == IsolationBwrap, "probe")
+			return false
+		})
+	if err != nil {
+		return nil, err
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

@@ -62,63 +62,18 @@ func (l *Local) Probe(ctx context.Context, job ProbeJob) (*ProbeResult, error) {
 	if job.Timeout == 0 {
 		job.Timeout = time.Minute
 	}
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-l.slots }()
-	lim := mergeLimits(l.cfg.Limits.withDefaults(), job.Limits)
-	scratch, err := l.sb.makeScratch(l.cfg.ScratchRoot, "nngpt-probe-")
-	if err != nil {
-		return nil, err
-	}
-	defer removeAll(scratch)
-	if err := os.WriteFile(filepath.Join(scratch, job.Name+".py"), []byte(job.Code), 0o644); err != nil {
-		return nil, err
-	}
-	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: 1}
-	sbScr := l.sb.scratchPath(la)
-	spec := map[string]any{
-		"kind": "probe", "model": map[string]any{"name": job.Name, "path": sbScr + "/" + job.Name + ".py"},
-		"level": job.Level, "class": job.Class, "input_shapes": job.InputShapes, "scratch": sbScr,
-		"limits": map[string]any{"memory": lim.Memory, "cpu_seconds": int64(job.Timeout.Seconds()) * 2,
-			"nproc": lim.Processes, "nofile": lim.OpenFiles, "fsize": lim.FileSize},
-	}
+	extra := map[string]any{"input_shapes": job.InputShapes}
 	if job.Args != nil {
-		spec["args"] = job.Args
+		extra["args"] = job.Args
 	}
 	if job.Kwargs != nil {
-		spec["kwargs"] = job.Kwargs
-	}
-	p, err := startProc(l.sb.command(la), spec, lim.Output, 32<<10)
-	if err != nil {
-		return nil, err
+		extra["kwargs"] = job.Kwargs
 	}
 	res := &ProbeResult{}
-	deadline := time.Now().Add(job.Timeout)
-	judged := false
-loop:
-	for {
-		ev, err := p.next(ctx, time.Until(deadline))
-		if err != nil {
-			var te *tamperError
-			switch {
-			case errors.Is(err, errTimeout):
-				res.Failure = &Failure{Stage: "probe", Kind: FailTimeout, Message: fmt.Sprintf("no result within %v", job.Timeout)}
-			case errors.Is(err, errFlood):
-				res.Failure = &Failure{Stage: "probe", Kind: FailOutputFlood, Message: "too much output"}
-			case errors.As(err, &te):
-				res.Failure = &Failure{Stage: "probe", Kind: FailTampered, Message: te.msg}
-			case errors.Is(err, errEOF):
-				judged = true
-			default:
-				p.kill()
-				p.wait(time.Second)
-				return nil, err
-			}
-			break loop
-		}
+	var noForward *Failure
+	var err error
+	res.LogTail, res.Failure, err = l.runProbe(ctx, probeRun{kind: "probe", name: job.Name, code: job.Code, level: job.Level,
+		class: job.Class, timeout: job.Timeout, limits: job.Limits, extra: extra}, func(ev wireEvent) bool {
 		switch ev.T {
 		case "stage":
 			if ev.Stage == "module" {
@@ -134,11 +89,95 @@ loop:
 				_ = json.Unmarshal(ev.Output, &res.Output)
 			}
 			if ev.Level >= 2 && !ev.Forward {
-				res.Failure = &Failure{Stage: "probe", Kind: FailContract, Message: ev.Reason}
+				noForward = &Failure{Stage: "probe", Kind: FailContract, Message: ev.Reason}
+			}
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Failure == nil {
+		res.Failure = noForward
+	}
+	res.OK = res.Failure == nil && res.Level >= job.Level
+	return res, nil
+}
+
+// probeRun is what Probe and ProbeBlock hand to runProbe.
+type probeRun struct {
+	kind, name, code string
+	level            int
+	class            string
+	timeout          time.Duration
+	limits           Limits
+	extra            map[string]any // kind-specific spec fields
+}
+
+// runProbe runs one probe-like job in the sandbox on one of the executor's
+// slots. onEvent sees every stage and done event and returns true when the
+// run has its answer; error events and the run's end become the returned
+// failure, judged here the same way for every kind.
+func (l *Local) runProbe(ctx context.Context, pr probeRun, onEvent func(wireEvent) bool) (logTail string, failure *Failure, err error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", nil, ctx.Err()
+	}
+	defer func() { <-l.slots }()
+	deadline := time.Now().Add(pr.timeout)
+	lim := mergeLimits(l.cfg.Limits.withDefaults(), pr.limits)
+	scratch, err := l.sb.makeScratch(l.cfg.ScratchRoot, "nngpt-"+pr.kind+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	defer removeAll(scratch)
+	if err := os.WriteFile(filepath.Join(scratch, pr.name+".py"), []byte(pr.code), 0o644); err != nil {
+		return "", nil, err
+	}
+	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: 1}
+	sbScr := l.sb.scratchPath(la)
+	spec := map[string]any{
+		"kind": pr.kind, "model": map[string]any{"name": pr.name, "path": sbScr + "/" + pr.name + ".py"},
+		"level": pr.level, "class": pr.class, "scratch": sbScr,
+		"limits": map[string]any{"memory": lim.Memory, "cpu_seconds": int64(pr.timeout.Seconds()) * 2,
+			"nproc": lim.Processes, "nofile": lim.OpenFiles, "fsize": lim.FileSize},
+	}
+	for k, v := range pr.extra {
+		spec[k] = v
+	}
+	p, err := startProc(l.sb.command(la), spec, lim.Output, 32<<10)
+	if err != nil {
+		return "", nil, err
+	}
+	judged := false
+loop:
+	for {
+		ev, err := p.next(ctx, time.Until(deadline))
+		if err != nil {
+			var te *tamperError
+			switch {
+			case errors.Is(err, errTimeout):
+				failure = &Failure{Stage: "probe", Kind: FailTimeout, Message: fmt.Sprintf("no result within %v", pr.timeout)}
+			case errors.Is(err, errFlood):
+				failure = &Failure{Stage: "probe", Kind: FailOutputFlood, Message: "too much output"}
+			case errors.As(err, &te):
+				failure = &Failure{Stage: "probe", Kind: FailTampered, Message: te.msg}
+			case errors.Is(err, errEOF):
+				judged = true
+			default:
+				p.kill()
+				p.wait(time.Second)
+				return "", nil, err
 			}
 			break loop
-		case "error":
-			res.Failure = &Failure{Stage: Stage(ev.Stage), Kind: FailKind(ev.Kind), Message: ev.Message, Traceback: ev.Traceback}
+		}
+		if ev.T == "error" {
+			failure = &Failure{Stage: Stage(ev.Stage), Kind: FailKind(ev.Kind), Message: ev.Message, Traceback: ev.Traceback}
+			break loop
+		}
+		if onEvent(ev) {
 			break loop
 		}
 	}
@@ -146,10 +185,8 @@ loop:
 		p.kill()
 	}
 	st := p.wait(3 * time.Second)
-	res.LogTail = p.log.String()
 	if judged {
-		res.Failure = exitFailure(st, l.sb.Isolation == IsolationBwrap, "probe")
+		failure = exitFailure(st, l.sb.Isolation == IsolationBwrap, "probe")
 	}
-	res.OK = res.Failure == nil && res.Level >= job.Level
-	return res, nil
+	return p.log.String(), failure, nil
 }
