@@ -267,30 +267,12 @@ func (g *BlockInserter) Generate(ctx context.Context, req synth.Request) iter.Se
 			seed = time.Now().UnixNano()
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-		parents, err := g.Source.Parents(ctx, req)
+		pool, seen, err := loadPool(ctx, g.Source, req, log)
 		if err != nil {
-			yield(nil, fmt.Errorf("evolve: read parents: %w", err))
+			yield(nil, err)
 			return
 		}
-		var pool []parsedParent
-		seen := newSeenSet()
-		for _, p := range parents {
-			m, err := parseModel(p.Code)
-			if err != nil {
-				continue
-			}
-			pool = append(pool, parsedParent{p, m})
-			seen.add(m, p.Name)
-		}
-		defer func() {
-			for _, p := range pool {
-				p.m.close()
-			}
-		}()
-		if len(pool) == 0 {
-			yield(nil, ErrNoParents)
-			return
-		}
+		defer closePool(pool)
 		for n := 0; n < req.N; n++ {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)

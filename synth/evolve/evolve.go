@@ -104,31 +104,12 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
 
-		parents, err := g.Source.Parents(ctx, req)
+		pool, seen, err := loadPool(ctx, g.Source, req, log)
 		if err != nil {
-			yield(nil, fmt.Errorf("evolve: read parents: %w", err))
+			yield(nil, err)
 			return
 		}
-		var pool []parsedParent
-		seen := newSeenSet()
-		for _, p := range parents {
-			m, err := parseModel(p.Code)
-			if err != nil {
-				log.Debug("evolve: skip parent", "name", p.Name, "err", err)
-				continue
-			}
-			pool = append(pool, parsedParent{p, m})
-			seen.add(m, p.Name)
-		}
-		defer func() {
-			for _, p := range pool {
-				p.m.close()
-			}
-		}()
-		if len(pool) == 0 {
-			yield(nil, ErrNoParents)
-			return
-		}
+		defer closePool(pool)
 
 		for n := 0; n < req.N; n++ {
 			if err := ctx.Err(); err != nil {
@@ -249,6 +230,36 @@ func (g *Generator) attempt(pool []parsedParent, pol *Policy, rng *rand.Rand, se
 // seenSet holds the code ids and structural fingerprints of the parents
 // and of what was generated, so a run never yields the same model twice,
 // not even renamed.
+// loadPool reads and parses the parents; the models they hold are known
+// to seen. Close the pool with closePool.
+func loadPool(ctx context.Context, src Source, req synth.Request, log *slog.Logger) ([]parsedParent, *seenSet, error) {
+	parents, err := src.Parents(ctx, req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evolve: read parents: %w", err)
+	}
+	var pool []parsedParent
+	seen := newSeenSet()
+	for _, p := range parents {
+		m, err := parseModel(p.Code)
+		if err != nil {
+			log.Debug("evolve: skip parent", "name", p.Name, "err", err)
+			continue
+		}
+		pool = append(pool, parsedParent{p, m})
+		seen.add(m, p.Name)
+	}
+	if len(pool) == 0 {
+		return nil, nil, ErrNoParents
+	}
+	return pool, seen, nil
+}
+
+func closePool(pool []parsedParent) {
+	for _, p := range pool {
+		p.m.close()
+	}
+}
+
 type seenSet struct{ ids map[string]string }
 
 func newSeenSet() *seenSet { return &seenSet{ids: map[string]string{}} }
