@@ -273,7 +273,7 @@ func buildGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate
 				if gt.Index() == nil {
 					return false
 				}
-				r, _ := gt.Index().Lookup(pyast.Analyze([]byte(code)).IDs)
+				r, _ := gt.Index().Lookup(pyast.CodeIDs([]byte(code)))
 				return r != gate.ReasonAccepted
 			},
 		}, nil
