@@ -74,6 +74,13 @@ const (
 	MethodTPE        = "tpe"
 	MethodLearned    = "learned one-shot"
 	MethodLearnedTPE = "one-shot-then-tpe"
+	// MethodHindsight is a reference, not a method: per dataset, the
+	// recorded configurations that do best on average over that dataset's
+	// test pipelines, chosen with their results in view (a greedy
+	// portfolio). No recommender that proposes the same list for every
+	// model of a dataset can do better with recorded configurations, so it
+	// shows how much of the remaining regret needs model-specific knowledge.
+	MethodHindsight = "hindsight per dataset"
 )
 
 // HPOMethod is one method's mean normalised regret at each budget.
@@ -412,7 +419,8 @@ func RunHPO(ctx context.Context, cfg HPOConfig) (*HPOResult, error) {
 	if total == 0 {
 		return nil, fmt.Errorf("no pipeline has %d distinct trials at one epoch: nothing to benchmark (lower --min-trials or use a bigger tree)", cfg.MinTrials)
 	}
-	methods := []string{MethodRandom, MethodTPE, MethodLearned, MethodLearnedTPE}
+	methods := []string{MethodRandom, MethodTPE, MethodLearned, MethodLearnedTPE, MethodHindsight}
+	var tested []*hpoProblem
 	done := 0
 	models := map[string]bool{}
 	for _, f := range folds {
@@ -451,6 +459,11 @@ func RunHPO(ctx context.Context, cfg HPOConfig) (*HPOResult, error) {
 			res.PerPipeline = append(res.PerPipeline, out[i])
 			models[f.probs[i].p.NN] = true
 		}
+		tested = append(tested, f.probs...)
+	}
+	hs := hindsightCurves(tested, cfg.Budgets)
+	for i := range res.PerPipeline {
+		res.PerPipeline[i].Regret[MethodHindsight] = hs[res.PerPipeline[i].Pipeline]
 	}
 	sort.Slice(res.PerPipeline, func(i, j int) bool { return res.PerPipeline[i].Pipeline < res.PerPipeline[j].Pipeline })
 	res.Pipelines, res.Models = len(res.PerPipeline), len(models)
@@ -513,6 +526,89 @@ func runHPOProblem(ctx context.Context, cfg *HPOConfig, pr *hpoProblem, learned 
 	avg(MethodTPE, func(seed uint64) [][]float64 { return pr.runSearch(hpo.NewTPE(), nil, maxB, seed) })
 	avg(MethodLearnedTPE, func(seed uint64) [][]float64 { return pr.runSearch(hpo.NewTPE(), warm, maxB, seed) })
 	return pp, ctx.Err()
+}
+
+// hindsightCurves computes MethodHindsight's regret curve of each problem,
+// keyed by pipeline name. Where a pipeline lacks a configuration's
+// transform, a list shared by a whole dataset cannot say which of the
+// pipeline's own transforms to use instead: it scores their mean.
+func hindsightCurves(probs []*hpoProblem, budgets []int) map[string][]float64 {
+	byData := map[[2]string][]*hpoProblem{}
+	for _, pr := range probs {
+		k := [2]string{pr.p.Task, pr.p.Dataset}
+		byData[k] = append(byData[k], pr)
+	}
+	maxB := budgets[len(budgets)-1]
+	out := map[string][]float64{}
+	for _, ps := range byData {
+		var cands []lemur.Dict
+		for _, pr := range ps {
+			for _, x := range pr.pts {
+				cands = append(cands, pr.space.Decode(x))
+			}
+		}
+		R := make([][]float64, len(cands)) // R[c][p]: regret of candidate c on pipeline p
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+		for c := range cands {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				R[c] = make([]float64, len(ps))
+				for j, pr := range ps {
+					R[c][j] = pr.regretOf(cands[c])
+				}
+			}()
+		}
+		wg.Wait()
+		cur := make([]float64, len(ps))
+		for j := range cur {
+			cur[j] = 1
+		}
+		curves := make([][]float64, len(ps))
+		bi := 0
+		for n := 1; n <= maxB; n++ {
+			best, bestV := -1, math.Inf(1)
+			for c := range cands {
+				v := 0.0
+				for j := range ps {
+					v += math.Min(cur[j], R[c][j])
+				}
+				if v < bestV {
+					best, bestV = c, v
+				}
+			}
+			for j := range ps {
+				cur[j] = math.Min(cur[j], R[best][j])
+			}
+			for ; bi < len(budgets) && budgets[bi] == n; bi++ {
+				for j := range ps {
+					curves[j] = append(curves[j], cur[j])
+				}
+			}
+		}
+		for j, pr := range ps {
+			out[pr.p.String()] = curves[j]
+		}
+	}
+	return out
+}
+
+// regretOf scores a configuration from another pipeline; with a transform
+// this pipeline never recorded, the mean over its own transforms.
+func (pr *hpoProblem) regretOf(cfg lemur.Dict) float64 {
+	x := pr.space.Encode(cfg)
+	ti := pr.space.Index("transform")
+	if ti < 0 || !math.IsNaN(x[ti]) {
+		return pr.regret(pr.eval(x))
+	}
+	sum := 0.0
+	for c := range pr.space.Params[ti].Choices {
+		x[ti] = float64(c)
+		sum += pr.regret(pr.eval(x))
+	}
+	return sum / float64(len(pr.space.Params[ti].Choices))
 }
 
 // WriteHPOTable prints the result as a table.

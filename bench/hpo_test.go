@@ -73,8 +73,8 @@ func TestRunHPOOnSyntheticCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pipelines != 6 || len(res.Methods) != 4 {
-		t.Fatalf("%d pipelines, %d methods; want 6 and 4", res.Pipelines, len(res.Methods))
+	if res.Pipelines != 6 || len(res.Methods) != 5 {
+		t.Fatalf("%d pipelines, %d methods; want 6 and 5", res.Pipelines, len(res.Methods))
 	}
 	by := map[string]HPOMethod{}
 	for _, m := range res.Methods {
@@ -101,5 +101,31 @@ func TestRunHPOOnSyntheticCorpus(t *testing.T) {
 	}
 	if _, err := RunHPO(context.Background(), HPOConfig{Train: train, MinTrials: 1000}); err == nil || !strings.Contains(err.Error(), "nothing to benchmark") {
 		t.Errorf("no eligible pipeline: %v", err)
+	}
+}
+
+func TestHindsightFindsTheSharedBest(t *testing.T) {
+	// Every pipeline records one configuration that beats all its others:
+	// the hindsight reference must propose it first, at zero regret, and
+	// never rise afterwards.
+	models := []string{"A", "B", "C", "D"}
+	recs := hpoCorpus(models, 32, 4)
+	shared := lemur.Dict{{Key: "batch", Value: int64(8)}, {Key: "lr", Value: 0.02}, {Key: "momentum", Value: 0.5}, {Key: "transform", Value: "norm"}}
+	for _, m := range models {
+		p := lemur.Pipeline{Task: "img-classification", Dataset: "cifar-10", Metric: "acc", NN: m}
+		recs = append(recs, lemur.NewRecord(p, 1, 0.99, nil, shared))
+	}
+	probs, err := hpoProblems(recs, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	curves := hindsightCurves(probs, []int{1, 3})
+	if len(curves) != len(models) {
+		t.Fatalf("%d curves, want %d", len(curves), len(models))
+	}
+	for name, c := range curves {
+		if c[0] != 0 || c[1] != 0 {
+			t.Errorf("%s: hindsight regret %v, want 0 at every budget", name, c)
+		}
 	}
 }

@@ -33,6 +33,13 @@ models are split by name with --split-seed into --folds folds (each model
 tested once by a recommender fitted on the other folds; --folds 1 holds out
 --test-share instead). Random and TPE run --seeds times per pipeline.
 
+The last row, "hindsight per dataset", is a reference, not a method: for
+each dataset, the recorded configurations that do best on average over its
+test pipelines, picked with their results in view. A recommender that
+proposes the same list for every model of a dataset cannot beat it with
+recorded configurations; the gap between it and zero is what only
+model-specific knowledge can close.
+
 The surrogate:
 ` + bench.SurrogateDoc,
 		Example: `  nngpt bench hpo --lemur ../shared/lemur/lemur-stat-dev.tar.gz
