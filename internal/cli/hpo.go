@@ -66,10 +66,15 @@ same --study at once; each finished epoch is also a LEMUR stat row of the
 corpus. --trials counts the trials this invocation runs. --pruner median stops
 a trial whose accuracy after an epoch is below the median of earlier trials at
 that epoch; --pruner predictor asks the workspace's accuracy predictor
-('nngpt predict train') whether the trial can still reach the top decile.`,
+('nngpt predict train') whether the trial can still reach the top decile.
+
+'nngpt hpo studies' lists the workspace's studies; 'nngpt hpo show STUDY'
+prints one with every trial.`,
 		Example: `  nngpt hpo mynet.py --dataset shapes --trials 20
   nngpt hpo mynet.py --sampler oneshot --trials 8 --epochs 2 --study mynet-tune
-  nngpt hpo mynet.py --sampler llm --llm http://localhost:11434/v1 --model qwen2.5-coder:7b`,
+  nngpt hpo mynet.py --sampler llm --llm http://localhost:11434/v1 --model qwen2.5-coder:7b
+  nngpt hpo studies
+  nngpt hpo show mynet-tune`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runHPO(cmd.Context(), g, cmd, args[0], f)
@@ -98,6 +103,7 @@ that epoch; --pruner predictor asks the workspace's accuracy predictor
 	fl.StringVar(&f.llmURL, "llm", os.Getenv("NNGPT_LLM_URL"), "OpenAI-compatible endpoint for --sampler llm (env NNGPT_LLM_URL)")
 	fl.StringVar(&f.llmModel, "model", os.Getenv("NNGPT_LLM_MODEL"), "the LLM's model name (env NNGPT_LLM_MODEL)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per event and the result as JSON")
+	cmd.AddCommand(newHPOStudiesCmd(g), newHPOShowCmd(g))
 	return cmd
 }
 

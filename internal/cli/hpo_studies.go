@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nngpt/nngpt/hpo"
+)
+
+// studySummary is one study as `nngpt hpo studies` lists it.
+type studySummary struct {
+	Name      string            `json:"name"`
+	Sampler   string            `json:"sampler"`
+	Direction string            `json:"direction"`
+	Seed      uint64            `json:"seed"`
+	Attrs     map[string]string `json:"attrs,omitempty"`
+	Trials    int               `json:"trials"`
+	States    map[string]int    `json:"states"`
+	Best      *int              `json:"best_trial,omitempty"`
+	Value     *float64          `json:"best_accuracy,omitempty"`
+}
+
+func summarise(info hpo.StudyInfo, ts []hpo.Trial) studySummary {
+	s := studySummary{Name: info.Name, Sampler: info.Sampler, Direction: string(info.Direction), Seed: info.Seed,
+		Attrs: info.Attrs, Trials: len(ts), States: map[string]int{}}
+	for _, t := range ts {
+		s.States[string(t.State)]++
+	}
+	if best, ok, _ := hpo.BestOf(ts, info.Direction); ok {
+		n, v := best.Number, best.Value
+		s.Best, s.Value = &n, &v
+	}
+	return s
+}
+
+func newHPOStudiesCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "studies",
+		Short: "List the workspace's hyperparameter studies with their trial counts and best accuracy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ws, err := g.openWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			storage := hpo.StoreStorage{S: ws.Store}
+			infos, err := storage.Studies(ctx)
+			if err != nil {
+				return err
+			}
+			var rows []studySummary
+			for _, info := range infos {
+				ts, err := storage.Trials(ctx, info.Name)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, summarise(info, ts))
+			}
+			if asJSON {
+				return writeJSON(g, map[string]any{"studies": rows})
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(g.stdout, "no study yet: `nngpt hpo MODEL.py` starts one")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "study\tmodel\tdataset\tepochs\tsampler\ttrials\tcomplete\tpruned\tfailed\tbest")
+			for _, r := range rows {
+				best := "-"
+				if r.Value != nil {
+					best = fmt.Sprintf("%.4f (trial %d)", *r.Value, *r.Best)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Name, orDash(r.Attrs["model"]), orDash(r.Attrs["dataset"]),
+					orDash(r.Attrs["epochs"]), r.Sampler, r.Trials, r.States[string(hpo.Complete)], r.States[string(hpo.Pruned)],
+					r.States[string(hpo.Failed)], best)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the studies as one JSON object")
+	return cmd
+}
+
+func newHPOShowCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show STUDY",
+		Short: "Show one study: its space, every trial with its state, accuracy per epoch and source, and the best",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := g.openWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			info, ts, err := loadStudy(ctx, hpo.StoreStorage{S: ws.Store}, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				type trialRow struct {
+					hpo.Trial
+					Params map[string]any `json:"params"`
+					Value  *float64       `json:"value,omitempty"`
+				}
+				rows := make([]trialRow, len(ts))
+				for i, t := range ts {
+					rows[i] = trialRow{Trial: t, Params: dictMap(t.Params)}
+					if !math.IsNaN(t.Value) && (t.State == hpo.Complete || t.State == hpo.Pruned) {
+						v := t.Value
+						rows[i].Value = &v
+					}
+				}
+				return writeJSON(g, map[string]any{"study": summarise(info, ts), "space": info.Space, "trials": rows})
+			}
+			w := g.stdout
+			s := summarise(info, ts)
+			fmt.Fprintf(w, "study %s: sampler %s, seed %d, %s accuracy", s.Name, s.Sampler, s.Seed, s.Direction)
+			for _, k := range []string{"model", "dataset", "epochs"} {
+				if v := s.Attrs[k]; v != "" {
+					fmt.Fprintf(w, ", %s %s", k, v)
+				}
+			}
+			fmt.Fprintf(w, "\nspace:\n%s", info.Space)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "trial\tstate\taccuracy\tper epoch\tsource\ttime\tparams\tnote")
+			for _, t := range ts {
+				acc := "-"
+				if !math.IsNaN(t.Value) && (t.State == hpo.Complete || t.State == hpo.Pruned) {
+					acc = fmt.Sprintf("%.4f", t.Value)
+				}
+				var steps []string
+				for _, st := range t.Intermediate {
+					steps = append(steps, fmt.Sprintf("%.3f", st.Value))
+				}
+				took := "-"
+				if !t.Finished.IsZero() && !t.Started.IsZero() {
+					took = t.Finished.Sub(t.Started).Round(100 * time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Number, t.State, acc, orDash(strings.Join(steps, " ")),
+					t.Source, took, fmtParams(t.Params), t.Note)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if s.Best == nil {
+				fmt.Fprintln(w, "no trial has completed yet")
+				return nil
+			}
+			best := ts[0]
+			for _, t := range ts {
+				if t.Number == *s.Best {
+					best = t
+				}
+			}
+			fmt.Fprintf(w, "best: trial %d, accuracy %.4f: %s\n", best.Number, best.Value, fmtParams(best.Params))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the study as one JSON object")
+	return cmd
+}
+
+// loadStudy finds a stored study by name.
+func loadStudy(ctx context.Context, storage hpo.StoreStorage, name string) (hpo.StudyInfo, []hpo.Trial, error) {
+	infos, err := storage.Studies(ctx)
+	if err != nil {
+		return hpo.StudyInfo{}, nil, err
+	}
+	var names []string
+	for _, info := range infos {
+		if info.Name == name {
+			ts, err := storage.Trials(ctx, name)
+			return info, ts, err
+		}
+		names = append(names, info.Name)
+	}
+	if len(names) == 0 {
+		return hpo.StudyInfo{}, nil, fmt.Errorf("no study %q: the workspace has no study yet (`nngpt hpo MODEL.py` starts one)", name)
+	}
+	return hpo.StudyInfo{}, nil, fmt.Errorf("no study %q; the workspace has: %s", name, strings.Join(names, ", "))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(g *globals, v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
