@@ -57,7 +57,7 @@ func TestBenchHPOCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if res.Pipelines != 4 || len(res.Methods) != 4 || len(res.Methods[0].Regret) != 4 {
+	if res.Pipelines != 4 || len(res.Methods) != 5 || len(res.Methods[0].Regret) != 4 || res.Methods[4].Name != "hindsight per dataset" {
 		t.Fatalf("result %+v", res)
 	}
 	out.Reset()
