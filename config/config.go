@@ -31,6 +31,7 @@ type Config struct {
 	TimeBudget time.Duration `koanf:"time_budget"` // stop starting work after this long (0: none)
 	Seed       int64         `koanf:"seed"`        // 0: random, recorded
 	Generator  string        `koanf:"generator"`   // evolve or llm ("": llm when llm.url is set, else evolve)
+	RAG        string        `koanf:"rag"`         // library blocks to build candidates around: names, comma-separated, or all
 	Task       string        `koanf:"task"`
 	Dataset    string        `koanf:"dataset"`
 	Metric     string        `koanf:"metric"`
@@ -229,6 +230,21 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("llm.url is set but llm.model is not: pass --model NAME")
 	}
 	return nil
+}
+
+// RAGBlocks splits the rag setting: the named blocks, or all for every
+// block that builds and runs forward.
+func (c *Config) RAGBlocks() (names []string, all bool) {
+	for _, n := range strings.Split(c.RAG, ",") {
+		switch n = strings.TrimSpace(n); n {
+		case "":
+		case "all":
+			all = true
+		default:
+			names = append(names, n)
+		}
+	}
+	return names, all
 }
 
 // GeneratorName resolves the generator: llm when an endpoint is set.

@@ -33,6 +33,11 @@ admit: 1.2              # a model joins the corpus when accuracy > admit x chanc
 # Generator: evolve (built-in mutation and crossover, no LLM) or llm.
 # Empty: llm when llm.url is set, else evolve.
 generator: ""
+# NN-RAG: build candidates around blocks of the library (` + "`nngpt rag list`" + `), each
+# candidate around the next: llm asks for a Net around the block, evolve inserts
+# it into a corpus model. Comma-separated names, or all (every block that
+# builds and runs forward); "": none.
+rag: ""
 
 workers: 0              # trainings at once (0: fit the cores)
 device: cpu             # cpu, cuda or cuda:N

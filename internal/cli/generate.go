@@ -43,8 +43,6 @@ type generateOpts struct {
 	nTest     int
 	noWrite   bool
 	maxParams int64
-	rag       []string // library blocks the LLM builds around
-	ragAll    bool     // every usable (level 2) block
 	wf        workerFlags
 }
 
@@ -127,9 +125,7 @@ is what 'nngpt run' does with the candidates that train well.`,
 	f.Int64Var(&o.maxParams, "max-params", d.MaxParams, "parameter limit per model (checked in the worker)")
 	f.BoolVar(&o.noWrite, "no-write", false, "do not write candidate folders (print only)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object per candidate")
-	f.StringSliceVar(&o.rag, "rag", nil, "build each candidate around one of these library blocks in turn (see `nngpt rag list`): llm asks for a Net around it, evolve inserts it into a corpus model")
-	f.BoolVar(&o.ragAll, "rag-all", false, "like --rag with every block that builds and runs forward (validation level 2)")
-	cmd.MarkFlagsMutuallyExclusive("rag", "rag-all")
+	f.String("rag", "", "build each candidate around the next of these library blocks (comma-separated names, or all: every block that builds and runs forward; see `nngpt rag list`): llm asks for a Net around it, evolve inserts it into a corpus model")
 	o.wf.add(cmd)
 	return cmd
 }
@@ -169,11 +165,8 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	if err != nil {
 		return err
 	}
-	gen, err := buildGenerator(cfg.Config, ws.Dir, ws.Store, gt)
+	gen, err := buildGenerator(ctx, cfg.Config, ws.Dir, ws.Store, gt)
 	if err != nil {
-		return &ExitError{Code: 1, Err: err}
-	}
-	if gen, err = useBlocks(ctx, ws.Store, o, gen); err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
 	if !o.asJSON {
@@ -251,8 +244,17 @@ type indexed struct {
 	c *synth.Candidate
 }
 
-// buildGenerator makes the configured generator over the workspace.
-func buildGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate) (synth.Generator, error) {
+// buildGenerator makes the configured generator over the workspace, with
+// the library blocks of the rag setting.
+func buildGenerator(ctx context.Context, cfg config.Config, dir string, st store.Store, gt *gate.Gate) (synth.Generator, error) {
+	gen, err := baseGenerator(cfg, dir, st, gt)
+	if err != nil {
+		return nil, err
+	}
+	return useBlocks(ctx, st, cfg, gen)
+}
+
+func baseGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate) (synth.Generator, error) {
 	switch cfg.GeneratorName() {
 	case "evolve":
 		return &evolve.Generator{
@@ -293,31 +295,35 @@ func buildGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate
 	return nil, fmt.Errorf("generator %q: want evolve or llm", cfg.GeneratorName())
 }
 
-// useBlocks applies --rag / --rag-all: the LLM generator gets the blocks
-// for RAG prompts; evolve becomes evolve.BlockInserter, which inserts them
-// into corpus models.
-func useBlocks(ctx context.Context, st store.RAG, o *generateOpts, gen synth.Generator) (synth.Generator, error) {
-	if len(o.rag) == 0 && !o.ragAll {
+// useBlocks applies the rag setting: the LLM generator gets the blocks for
+// RAG prompts; evolve becomes evolve.BlockInserter, which inserts them into
+// corpus models.
+func useBlocks(ctx context.Context, st store.RAG, cfg config.Config, gen synth.Generator) (synth.Generator, error) {
+	names, all := cfg.RAGBlocks()
+	if len(names) == 0 && !all {
 		return gen, nil
 	}
+	if all && len(names) > 0 {
+		return nil, fmt.Errorf("rag = %q: all already holds every usable block; give names or all, not both", cfg.RAG)
+	}
 	var bs []store.RAGBlock
-	if o.ragAll {
-		all, err := rag.Usable(ctx, st)
+	if all {
+		usable, err := rag.Usable(ctx, st)
 		if err != nil {
 			return nil, err
 		}
-		if len(all) == 0 {
-			return nil, fmt.Errorf("--rag-all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
+		if len(usable) == 0 {
+			return nil, fmt.Errorf("rag = all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
 		}
-		bs = all
+		bs = usable
 	}
-	for _, name := range o.rag {
-		b, err := rag.Get(ctx, st, strings.TrimSpace(name))
+	for _, name := range names {
+		b, err := rag.Get(ctx, st, name)
 		if err != nil {
-			return nil, fmt.Errorf("--rag: %w", err)
+			return nil, fmt.Errorf("rag: %w", err)
 		}
 		if b.Level < 2 {
-			return nil, fmt.Errorf("--rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
+			return nil, fmt.Errorf("rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
 		}
 		bs = append(bs, b)
 	}
@@ -334,7 +340,7 @@ func useBlocks(ctx context.Context, st store.RAG, o *generateOpts, gen synth.Gen
 		}
 		return bi, nil
 	}
-	return nil, fmt.Errorf("--rag and --rag-all need the llm or evolve generator, not %s", gen.Name())
+	return nil, fmt.Errorf("rag needs the llm or evolve generator, not %s", gen.Name())
 }
 
 // verdict runs the gate (static, dedup, and the dynamic check when

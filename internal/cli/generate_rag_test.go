@@ -67,7 +67,7 @@ func TestGenerateRAGBadBlocks(t *testing.T) {
 	}{
 		{append([]string{"--rag", "Nope"}, llmArgs...), "no block named Nope"},
 		{append([]string{"--rag", "blocks.Broken"}, llmArgs...), "level 1, not 2"},
-		{[]string{"--generator", "evolve", "--rag-all", "--rag", "SEBlock"}, "rag"},
+		{[]string{"--generator", "evolve", "--rag", "all,SEBlock"}, "names or all, not both"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -81,7 +81,7 @@ func TestGenerateRAGBadBlocks(t *testing.T) {
 func TestGenerateEvolveInsertsBlocks(t *testing.T) {
 	ws := ragWorkspace(t)
 	var out, errb bytes.Buffer
-	code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--generator", "evolve", "--rag-all", "--n", "2", "--seed", "3", "--no-write"}, &out, &errb)
+	code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--generator", "evolve", "--rag", "all", "--n", "2", "--seed", "3", "--no-write"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}

@@ -65,6 +65,7 @@ func addRunFlags(cmd *cobra.Command) {
 	f.Duration("time-budget", 0, "stop starting new cycles after this long (e.g. 2h; 0: no limit)")
 	f.Int64("seed", 0, "random seed (0: pick one and record it)")
 	f.String("generator", "", "evolve or llm (default: llm when --llm is set, else evolve)")
+	f.String("rag", "", "build candidates around these library blocks (comma-separated names, or all; see `nngpt rag list`)")
 	f.String("llm", "", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
 	f.String("model", "", "the LLM's model name")
 	f.Int("shots", d.LLM.Shots, "supporting models in an n-shot prompt")
@@ -239,7 +240,7 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if err != nil {
 		return nil, err
 	}
-	gen, err := buildGenerator(cfg, ws.Dir, ws.Store, gt)
+	gen, err := buildGenerator(ctx, cfg, ws.Dir, ws.Store, gt)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +372,7 @@ func fineTuning(g *globals, ws *workspace.Workspace, cfg config.Config, eng *loo
 		model = next
 		c := cfg
 		c.LLM.Model = next
-		gen, err := buildGenerator(c, ws.Dir, ws.Store, gt)
+		gen, err := buildGenerator(context.Background(), c, ws.Dir, ws.Store, gt)
 		if err != nil {
 			return err
 		}

@@ -136,6 +136,29 @@ func TestRunLLM(t *testing.T) {
 	}
 }
 
+// TestRunRAG runs a cycle whose candidate the LLM builds around a block of
+// the library (the rag setting).
+func TestRunRAG(t *testing.T) {
+	tinyLoop(t)
+	ws := ragWorkspace(t)
+	srv := llmtest.NewServer(t, llmtest.Forever(llmtest.Reply(llmtest.ReplyGood.Text)))
+	code, out, errOut := run(t, "-w", ws, "run", "--llm", srv.URL, "--model", "scripted", "--rag", "SEBlock", "--cycles", "1", "--candidates", "1", "--seed", "3")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	_, cs := journal(t, ws)
+	if len(cs) != 1 || len(cs[0].Operators) == 0 || cs[0].Operators[0] != "rag:blocks.SEBlock" {
+		t.Fatalf("candidates %+v: want one built around blocks.SEBlock", cs)
+	}
+	reqs := srv.Requests()
+	if len(reqs) == 0 || !strings.Contains(string(reqs[0].Body), "class SEBlock") {
+		t.Errorf("the prompt does not carry the block")
+	}
+	if code, _, errOut := run(t, "-w", ws, "run", "--rag", "Nope", "--cycles", "1"); code == 0 || !strings.Contains(errOut, "no block named Nope") {
+		t.Errorf("unknown block: exit %d, %s", code, errOut)
+	}
+}
+
 // TestRunResumesAfterSIGKILL kills the coordinator with SIGKILL at several
 // points, resumes, and compares with an uninterrupted run: the same
 // candidates, states and results; nothing that finished is trained again;
