@@ -318,12 +318,9 @@ func useBlocks(ctx context.Context, st store.RAG, cfg config.Config, gen synth.G
 		bs = usable
 	}
 	for _, name := range names {
-		b, err := rag.Get(ctx, st, name)
+		b, err := usableBlock(ctx, st, name)
 		if err != nil {
 			return nil, fmt.Errorf("rag: %w", err)
-		}
-		if b.Level < 2 {
-			return nil, fmt.Errorf("rag: block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
 		}
 		bs = append(bs, b)
 	}
@@ -341,6 +338,19 @@ func useBlocks(ctx context.Context, st store.RAG, cfg config.Config, gen synth.G
 		return bi, nil
 	}
 	return nil, fmt.Errorf("rag needs the llm or evolve generator, not %s", gen.Name())
+}
+
+// usableBlock is the named library block if it builds and runs forward
+// (validation level 2): only those can be built around.
+func usableBlock(ctx context.Context, st store.RAG, name string) (store.RAGBlock, error) {
+	b, err := rag.Get(ctx, st, name)
+	if err != nil {
+		return b, err
+	}
+	if b.Level < 2 {
+		return b, fmt.Errorf("block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
+	}
+	return b, nil
 }
 
 // verdict runs the gate (static, dedup, and the dynamic check when

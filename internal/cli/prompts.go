@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/prompt"
+	"github.com/nngpt/nngpt/rag"
+	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth/llmgen"
 )
 
@@ -22,8 +25,8 @@ func newPromptsCmd(g *globals) *cobra.Command {
 		Use:   "prompts",
 		Short: "Show the LLM prompts, or copy their templates into the workspace to edit them",
 		Long: `The llm generator's prompts are text/template files built into nngpt:
-system.tmpl (the system message), zeroshot.tmpl, nshot.tmpl, repair.tmpl
-(the user messages) and common.tmpl (the blocks they share: task, contract,
+system.tmpl (the system message), zeroshot.tmpl, nshot.tmpl, repair.tmpl,
+rag.tmpl (the user messages) and common.tmpl (the blocks they share: task, contract,
 format, example). A file of the same name in the workspace's prompts/ folder
 replaces the built-in one; every prompt's hash and its template set's hash
 are recorded with each candidate.`,
@@ -66,7 +69,7 @@ are recorded with each candidate.`,
 	export.Flags().BoolVar(&force, "force", false, "overwrite existing files")
 
 	var (
-		kind, selection, dataset string
+		kind, selection, dataset, block string
 		shots, ctxLen, maxTok    int
 		asJSON                   bool
 	)
@@ -74,7 +77,8 @@ are recorded with each candidate.`,
 		Use:   "show",
 		Short: "Render the prompt the llm generator would send now (workspace templates and corpus), fitted to the context",
 		Example: `  nngpt prompts show --kind nshot --shots 3 --select diverse
-  nngpt prompts show --kind repair --json`,
+  nngpt prompts show --kind repair --json
+  nngpt prompts show --kind rag --block torchvision.models.resnet.BasicBlock`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -129,8 +133,14 @@ are recorded with each candidate.`,
 			case prompt.Repair:
 				d.Previous = &prompt.Previous{Code: exampleBrokenModel, HP: `{"lr": 0.01, "momentum": 0.9}`, Transform: "norm_32",
 					Stage: "parse", Reason: "syntax_error", Error: "line 10 col 35: invalid syntax near \"(\" (example error)", Try: 1}
+			case prompt.RAG:
+				b, err := promptBlock(ctx, ws.Store, block)
+				if err != nil {
+					return err
+				}
+				d.Block = &prompt.Block{Name: b.Name, Code: b.Code, Input: b.Input}
 			default:
-				return fmt.Errorf("--kind %q: want zeroshot, nshot or repair", kind)
+				return fmt.Errorf("--kind %q: want zeroshot, nshot, repair or rag", kind)
 			}
 			budget := llm.Budget{ContextLength: ctxLen, ReplyTokens: maxTok, Counter: llm.Estimator{}}
 			p, err := set.Fit(ctx, budget, prompt.Kind(kind), d)
@@ -153,7 +163,8 @@ are recorded with each candidate.`,
 		},
 	}
 	f := show.Flags()
-	f.StringVar(&kind, "kind", "nshot", "prompt kind: zeroshot, nshot or repair (repair shows an example failure)")
+	f.StringVar(&kind, "kind", "nshot", "prompt kind: zeroshot, nshot, repair (shows an example failure) or rag (a Net around a library block)")
+	f.StringVar(&block, "block", "", "rag: the library block (default: the first that builds and runs forward; see `nngpt rag list`)")
 	f.StringVar(&selection, "select", "best", "n-shot example selection: best, random or diverse")
 	f.StringVar(&dataset, "dataset", "", "dataset (default: the workspace's)")
 	f.IntVar(&shots, "shots", 3, "supporting models in an n-shot prompt (default: llm.shots)")
@@ -162,6 +173,22 @@ are recorded with each candidate.`,
 	f.BoolVar(&asJSON, "json", false, "print the prompt as JSON (messages, hashes, counts)")
 	cmd.AddCommand(export, show)
 	return cmd
+}
+
+// promptBlock is the library block a RAG prompt shows: the named one, or
+// the first usable one.
+func promptBlock(ctx context.Context, st store.RAG, name string) (store.RAGBlock, error) {
+	if name != "" {
+		return usableBlock(ctx, st, name)
+	}
+	usable, err := rag.Usable(ctx, st)
+	if err != nil {
+		return store.RAGBlock{}, err
+	}
+	if len(usable) == 0 {
+		return store.RAGBlock{}, errors.New("--kind rag: no block in the library builds and runs forward; add some with `nngpt rag extract`, or name one with --block")
+	}
+	return usable[0], nil
 }
 
 func knownDatasets() string {

@@ -47,3 +47,33 @@ func TestPromptsExportAndShow(t *testing.T) {
 		t.Errorf("too small a context: %d %s", code, errs)
 	}
 }
+
+func TestPromptsShowRAG(t *testing.T) {
+	ws := ragWorkspace(t)
+	tests := []struct {
+		args []string
+		code int
+		want string // in stdout, or stderr when code != 0
+	}{
+		{[]string{"--kind", "rag"}, 0, "class SEBlock"},
+		{[]string{"--kind", "rag", "--block", "SEBlock"}, 0, "blocks.SEBlock"},
+		{[]string{"--kind", "rag", "--block", "blocks.Broken"}, 1, "level 1, not 2"},
+		{[]string{"--kind", "rag", "--block", "Nope"}, 1, "no block named Nope"},
+		{[]string{"--kind", "grid"}, 1, "want zeroshot, nshot, repair or rag"},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		code := Execute(context.Background(), append([]string{"-w", ws, "prompts", "show"}, tc.args...), &out, &errb)
+		text := out.String()
+		if tc.code != 0 {
+			text = errb.String()
+		}
+		if code != tc.code || !strings.Contains(text, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q in:\n%s", tc.args, code, tc.code, tc.want, text)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := Execute(context.Background(), []string{"-w", t.TempDir(), "prompts", "show", "--kind", "rag"}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "nngpt rag extract") {
+		t.Errorf("empty library: exit %d, %s", code, errb.String())
+	}
+}
