@@ -70,8 +70,8 @@ are recorded with each candidate.`,
 
 	var (
 		kind, selection, dataset, block string
-		shots, ctxLen, maxTok    int
-		asJSON                   bool
+		shots, ctxLen, maxTok           int
+		asJSON                          bool
 	)
 	show := &cobra.Command{
 		Use:   "show",
