@@ -66,6 +66,9 @@ type LLM struct {
 	ContextLength int           `koanf:"context_length"`
 	Timeout       time.Duration `koanf:"timeout"`
 	Shots         int           `koanf:"shots"`
+	Selection     string        `koanf:"selection"`   // n-shot examples: best, random or diverse
+	MaxRetries    int           `koanf:"max_retries"` // retries of a failed request (rate limits, 5xx, dropped streams)
+	Repairs       int           `koanf:"repairs"`     // repair prompts per rejected candidate (0: none)
 }
 
 // EarlyStop stops hopeless runs between epochs.
@@ -87,8 +90,9 @@ func Default() Config {
 	return Config{
 		Cycles: 3, Candidates: 8, Epochs: 1, Generator: "", Task: "img-classification", Dataset: "shapes", Metric: "acc",
 		Admit: 1.2, Device: "cpu", MaxParams: 5_000_000, Batch: 64,
-		Data:      Data{Train: 5000, Test: 1000, Size: 32},
-		LLM:       LLM{Temperature: 0.7, TopP: 0.95, MaxTokens: 4096, ContextLength: 16384, Timeout: 5 * time.Minute, Shots: 3},
+		Data: Data{Train: 5000, Test: 1000, Size: 32},
+		LLM: LLM{Temperature: 0.7, TopP: 0.95, MaxTokens: 4096, ContextLength: 16384, Timeout: 5 * time.Minute, Shots: 3,
+			Selection: "best", MaxRetries: 4, Repairs: 3},
 		EarlyStop: EarlyStop{Enabled: true, AfterEpoch: 2},
 	}
 }
@@ -228,6 +232,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("generator llm needs llm.url (--llm http://localhost:11434/v1 --model NAME)")
 	case c.LLM.URL != "" && c.LLM.Model == "" && c.GeneratorName() == "llm":
 		return fmt.Errorf("llm.url is set but llm.model is not: pass --model NAME")
+	case c.LLM.Selection != "best" && c.LLM.Selection != "random" && c.LLM.Selection != "diverse":
+		return fmt.Errorf("llm.selection = %q: want best, random or diverse", c.LLM.Selection)
+	case c.LLM.MaxRetries < 0 || c.LLM.Repairs < 0:
+		return fmt.Errorf("llm.max_retries = %d, llm.repairs = %d: want 0 or more", c.LLM.MaxRetries, c.LLM.Repairs)
 	}
 	return nil
 }

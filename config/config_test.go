@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,9 @@ func TestBadConfig(t *testing.T) {
 		{"zero cycles", "cycles: 0\n"},
 		{"bad generator", "generator: gpt\n"},
 		{"llm without url", "generator: llm\n"},
+		{"bad selection", "llm:\n  selection: newest\n"},
+		{"negative retries", "llm:\n  max_retries: -1\n"},
+		{"negative repairs", "llm:\n  repairs: -2\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,5 +87,25 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("accepted %q", tc.yaml)
 			}
 		})
+	}
+}
+
+func TestRAGBlocks(t *testing.T) {
+	tests := []struct {
+		rag   string
+		names []string
+		all   bool
+	}{
+		{"", nil, false},
+		{"all", nil, true},
+		{"a.B, c.D ,", []string{"a.B", "c.D"}, false},
+		{"all,x", []string{"x"}, true},
+	}
+	for _, tc := range tests {
+		c := Config{RAG: tc.rag}
+		names, all := c.RAGBlocks()
+		if all != tc.all || strings.Join(names, "|") != strings.Join(tc.names, "|") {
+			t.Errorf("RAGBlocks(%q) = %v, %v; want %v, %v", tc.rag, names, all, tc.names, tc.all)
+		}
 	}
 }

@@ -63,6 +63,9 @@ llm:
   context_length: 16384 # the server's context window: prompts are fitted to it, never cut silently
   timeout: 5m
   shots: 3              # supporting models in an n-shot prompt
+  selection: best       # which corpus models the n-shot prompt shows: best, random or diverse
+  max_retries: 4        # retries of a failed request (rate limits, server errors, dropped streams)
+  repairs: 3            # repair prompts per candidate the gates reject (0: none)
 
 early_stop:
   enabled: true         # stop runs predicted to miss the corpus's bar (needs epochs > after_epoch)

@@ -281,11 +281,17 @@ func baseGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate)
 		}, nil
 	case "llm":
 		lc := llm.Config{BaseURL: cfg.LLM.URL, Model: cfg.LLM.Model, MaxTokens: cfg.LLM.MaxTokens, ContextLength: cfg.LLM.ContextLength,
-			RequestTimeout: cfg.LLM.Timeout, MaxRetries: 4}
+			RequestTimeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries}
 		t, p := cfg.LLM.Temperature, cfg.LLM.TopP
 		lc.Temperature, lc.TopP = &t, &p
+		repairs := cfg.LLM.Repairs
+		if repairs == 0 {
+			repairs = -1 // llmgen reads 0 as its default; the setting's 0 means none
+		}
 		return llmgen.ForWorkspace(lc, dir, st, llmgen.Options{
-			Task: prompt.Task{MaxParams: cfg.MaxParams},
+			Task:       prompt.Task{MaxParams: cfg.MaxParams},
+			Selection:  cfg.LLM.Selection,
+			MaxRepairs: repairs,
 			// Static problems go back to the LLM as repair prompts.
 			Check: func(ctx context.Context, c *synth.Candidate) (synth.Verdict, error) {
 				return fromGate(gt.Static(gate.Candidate{Name: c.Name, Code: c.Code})), nil
