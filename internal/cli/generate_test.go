@@ -131,3 +131,28 @@ func TestGenerateLLM(t *testing.T) {
 		t.Errorf("a zero-shot prompt for shapes was expected:\n%s", c.Prompt)
 	}
 }
+
+// TestGenerateLLMRepairsSetting: llm.repairs in nngpt.yaml caps the repair
+// prompts a rejected candidate gets.
+func TestGenerateLLMRepairsSetting(t *testing.T) {
+	for _, tc := range []struct {
+		yaml     string
+		requests int
+	}{
+		{"", 4}, // the first prompt and 3 repairs
+		{"llm:\n  repairs: 1\n", 2},
+		{"llm:\n  repairs: 0\n", 1},
+	} {
+		srv := llmtest.NewServer(t, llmtest.Forever(llmtest.Reply(llmtest.ReplyBroken.Text)))
+		ws := filepath.Join(t.TempDir(), "ws")
+		os.MkdirAll(ws, 0o755)
+		os.WriteFile(filepath.Join(ws, "nngpt.yaml"), []byte(tc.yaml), 0o644)
+		var out, errb bytes.Buffer
+		if code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--llm", srv.URL, "--model", "scripted", "--n", "1", "--no-write"}, &out, &errb); code != 0 {
+			t.Fatalf("%q: exit %d\n%s%s", tc.yaml, code, out.String(), errb.String())
+		}
+		if got := len(srv.Requests()); got != tc.requests {
+			t.Errorf("%q: %d requests, want %d", tc.yaml, got, tc.requests)
+		}
+	}
+}
