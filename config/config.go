@@ -32,6 +32,10 @@ type Config struct {
 	Seed       int64         `koanf:"seed"`        // 0: random, recorded
 	Generator  string        `koanf:"generator"`   // evolve or llm ("": llm when llm.url is set, else evolve)
 	RAG        string        `koanf:"rag"`         // library blocks to build candidates around: names, comma-separated, or all
+	// Recommender sets the hyperparameters of candidates that bring none
+	// usable: learned (from the corpus) or llm (the HPGPT prompt, with the
+	// learned one when the LLM's proposal is refused).
+	Recommender string `koanf:"recommender"`
 	Task       string        `koanf:"task"`
 	Dataset    string        `koanf:"dataset"`
 	Metric     string        `koanf:"metric"`
@@ -88,7 +92,7 @@ type Finetune struct {
 // 3 cycles of 8 candidates for 1 epoch each.
 func Default() Config {
 	return Config{
-		Cycles: 3, Candidates: 8, Epochs: 1, Generator: "", Task: "img-classification", Dataset: "shapes", Metric: "acc",
+		Cycles: 3, Candidates: 8, Epochs: 1, Generator: "", Recommender: "learned", Task: "img-classification", Dataset: "shapes", Metric: "acc",
 		Admit: 1.2, Device: "cpu", MaxParams: 5_000_000, Batch: 64,
 		Data: Data{Train: 5000, Test: 1000, Size: 32},
 		LLM: LLM{Temperature: 0.7, TopP: 0.95, MaxTokens: 4096, ContextLength: 16384, Timeout: 5 * time.Minute, Shots: 3,
@@ -232,6 +236,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("generator llm needs llm.url (--llm http://localhost:11434/v1 --model NAME)")
 	case c.LLM.URL != "" && c.LLM.Model == "" && c.GeneratorName() == "llm":
 		return fmt.Errorf("llm.url is set but llm.model is not: pass --model NAME")
+	case c.Recommender != "learned" && c.Recommender != "llm":
+		return fmt.Errorf("recommender = %q: want learned or llm", c.Recommender)
+	case c.Recommender == "llm" && (c.LLM.URL == "" || c.LLM.Model == ""):
+		return fmt.Errorf("recommender llm needs llm.url and llm.model (--llm http://localhost:11434/v1 --model NAME)")
 	case c.LLM.Selection != "best" && c.LLM.Selection != "random" && c.LLM.Selection != "diverse":
 		return fmt.Errorf("llm.selection = %q: want best, random or diverse", c.LLM.Selection)
 	case c.LLM.MaxRetries < 0 || c.LLM.Repairs < 0:

@@ -75,6 +75,8 @@ func TestBadConfig(t *testing.T) {
 		{"zero cycles", "cycles: 0\n"},
 		{"bad generator", "generator: gpt\n"},
 		{"llm without url", "generator: llm\n"},
+		{"bad recommender", "recommender: optuna\n"},
+		{"llm recommender without url", "recommender: llm\n"},
 		{"bad selection", "llm:\n  selection: newest\n"},
 		{"negative retries", "llm:\n  max_retries: -1\n"},
 		{"negative repairs", "llm:\n  repairs: -2\n"},

@@ -38,6 +38,11 @@ generator: ""
 # it into a corpus model. Comma-separated names, or all (every block that
 # builds and runs forward); "": none.
 rag: ""
+# Hyperparameters of candidates that bring none usable (evolve's are its
+# parent's; an LLM's <hp> is used when it fits): learned (what worked for
+# similar models in the corpus) or llm (the HPGPT prompt to llm.url; the
+# learned recommender answers when the LLM's proposal is refused).
+recommender: learned
 
 workers: 0              # trainings at once (0: fit the cores)
 device: cpu             # cpu, cuda or cuda:N

@@ -3,6 +3,7 @@ package hpo
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/nngpt/nngpt/lemur"
 )
@@ -10,11 +11,14 @@ import (
 // CandidateHP picks the hyperparameters a generated candidate trains with
 // in the closed loop: the LLM's own <hp> proposal when it gave one that
 // fits the candidate's space (its supported_hyperparameters() plus batch
-// and transform), otherwise the recommender's first proposal. given may
-// lack batch and transform (the loop has its own); missing model keys make
-// it unusable. source says which was used ("llm-hp" or the recommender's
-// name) and note why the LLM's proposal was set aside, if it was.
-func CandidateHP(ctx context.Context, rec Recommender, q Query, sp *Space, given lemur.Dict) (cfg lemur.Dict, source, note string, err error) {
+// and transform), otherwise the first proposal of the first recommender
+// that makes one (recs in order of preference: an LLM's one-shot may be
+// refused, the learned one then answers). given may lack batch and
+// transform (the loop has its own); missing model keys make it unusable.
+// source says which was used ("llm-hp" or the recommender's name) and
+// note why earlier choices were set aside, if they were.
+func CandidateHP(ctx context.Context, recs []Recommender, q Query, sp *Space, given lemur.Dict) (cfg lemur.Dict, source, note string, err error) {
+	var notes []string
 	if len(given) > 0 {
 		var kept lemur.Dict
 		for _, it := range given {
@@ -25,9 +29,9 @@ func CandidateHP(ctx context.Context, rec Recommender, q Query, sp *Space, given
 		clipped, missing, cerr := sp.Clip(kept)
 		switch {
 		case cerr != nil:
-			note = "the LLM's <hp> is unusable: " + cerr.Error()
+			notes = append(notes, "the LLM's <hp> is unusable: "+cerr.Error())
 		case len(missing) > 0 && !onlyRunKeys(missing):
-			note = fmt.Sprintf("the LLM's <hp> lacks %v", missing)
+			notes = append(notes, fmt.Sprintf("the LLM's <hp> lacks %v", missing))
 		case len(missing) > 0:
 			// Only batch/transform missing: keep the LLM's model keys, the
 			// loop supplies the rest.
@@ -36,17 +40,27 @@ func CandidateHP(ctx context.Context, rec Recommender, q Query, sp *Space, given
 			return clipped, "llm-hp", "", nil
 		}
 	}
-	if rec == nil {
-		return nil, "", note, fmt.Errorf("no hyperparameters: %s and no recommender configured", orDefault(note, "the LLM gave no <hp>"))
+	for _, rec := range recs {
+		out, err := rec.Recommend(ctx, q, sp, 1)
+		switch {
+		case err != nil:
+			notes = append(notes, fmt.Sprintf("%s recommender: %v", rec.Name(), err))
+		case len(out) == 0:
+			notes = append(notes, rec.Name()+" recommender proposed nothing")
+		default:
+			return out[0], rec.Name(), strings.Join(notes, "; "), nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", "", ctx.Err()
+		}
 	}
-	out, err := rec.Recommend(ctx, q, sp, 1)
-	if err != nil {
-		return nil, "", note, fmt.Errorf("%s recommender: %w", rec.Name(), err)
+	if len(given) == 0 {
+		notes = append([]string{"the LLM gave no <hp>"}, notes...)
 	}
-	if len(out) == 0 {
-		return nil, "", note, fmt.Errorf("%s recommender proposed nothing", rec.Name())
+	if len(recs) == 0 {
+		notes = append(notes, "no recommender configured")
 	}
-	return out[0], rec.Name(), note, nil
+	return nil, "", "", fmt.Errorf("no hyperparameters: %s", strings.Join(notes, "; "))
 }
 
 func onlyRunKeys(keys []string) bool {
@@ -58,9 +72,3 @@ func onlyRunKeys(keys []string) bool {
 	return true
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -2,6 +2,7 @@ package hpo
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestCandidateHP(t *testing.T) {
 		{"no llm hp", nil, "learned", ""},
 	}
 	for _, tc := range tests {
-		cfg, src, note, err := CandidateHP(context.Background(), l, q, sp, tc.given)
+		cfg, src, note, err := CandidateHP(context.Background(), []Recommender{l}, q, sp, tc.given)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -44,4 +45,19 @@ func TestCandidateHP(t *testing.T) {
 	if _, _, _, err := CandidateHP(context.Background(), nil, q, sp, nil); err == nil {
 		t.Error("no <hp> and no recommender should fail")
 	}
+	// A refusing first recommender hands over to the next, and says why.
+	cfg, src, note, err := CandidateHP(context.Background(), []Recommender{refusing{}, l}, q, sp, nil)
+	if err != nil || src != "learned" || !strings.Contains(note, "refusing recommender: no idea") || len(cfg) == 0 {
+		t.Errorf("fallback: source %s note %q err %v", src, note, err)
+	}
+	if _, _, _, err := CandidateHP(context.Background(), []Recommender{refusing{}}, q, sp, nil); err == nil || !strings.Contains(err.Error(), "no idea") {
+		t.Errorf("only a refusing recommender: %v", err)
+	}
+}
+
+type refusing struct{}
+
+func (refusing) Name() string { return "refusing" }
+func (refusing) Recommend(context.Context, Query, *Space, int) ([]lemur.Dict, error) {
+	return nil, errors.New("no idea")
 }

@@ -280,15 +280,11 @@ func baseGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate)
 			},
 		}, nil
 	case "llm":
-		lc := llm.Config{BaseURL: cfg.LLM.URL, Model: cfg.LLM.Model, MaxTokens: cfg.LLM.MaxTokens, ContextLength: cfg.LLM.ContextLength,
-			RequestTimeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries}
-		t, p := cfg.LLM.Temperature, cfg.LLM.TopP
-		lc.Temperature, lc.TopP = &t, &p
 		repairs := cfg.LLM.Repairs
 		if repairs == 0 {
 			repairs = -1 // llmgen reads 0 as its default; the setting's 0 means none
 		}
-		return llmgen.ForWorkspace(lc, dir, st, llmgen.Options{
+		return llmgen.ForWorkspace(llmConfig(cfg), dir, st, llmgen.Options{
 			Task:       prompt.Task{MaxParams: cfg.MaxParams},
 			Selection:  cfg.LLM.Selection,
 			MaxRepairs: repairs,
@@ -299,6 +295,15 @@ func baseGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate)
 		})
 	}
 	return nil, fmt.Errorf("generator %q: want evolve or llm", cfg.GeneratorName())
+}
+
+// llmConfig is the client configuration of the llm settings.
+func llmConfig(cfg config.Config) llm.Config {
+	lc := llm.Config{BaseURL: cfg.LLM.URL, Model: cfg.LLM.Model, MaxTokens: cfg.LLM.MaxTokens, ContextLength: cfg.LLM.ContextLength,
+		RequestTimeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries}
+	t, p := cfg.LLM.Temperature, cfg.LLM.TopP
+	lc.Temperature, lc.TopP = &t, &p
+	return lc
 }
 
 // useBlocks applies the rag setting: the LLM generator gets the blocks for

@@ -19,6 +19,7 @@ import (
 	"github.com/nngpt/nngpt/gate"
 	"github.com/nngpt/nngpt/hpo"
 	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/loop"
 	"github.com/nngpt/nngpt/predict"
 	"github.com/nngpt/nngpt/pyast"
@@ -66,6 +67,7 @@ func addRunFlags(cmd *cobra.Command) {
 	f.Int64("seed", 0, "random seed (0: pick one and record it)")
 	f.String("generator", "", "evolve or llm (default: llm when --llm is set, else evolve)")
 	f.String("rag", "", "build candidates around these library blocks (comma-separated names, or all; see `nngpt rag list`)")
+	f.String("recommender", d.Recommender, "hyperparameters of candidates that bring none usable: learned, or llm (the HPGPT prompt, then learned)")
 	f.String("llm", "", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
 	f.String("model", "", "the LLM's model name")
 	f.Int("shots", d.LLM.Shots, "supporting models in an n-shot prompt")
@@ -265,16 +267,27 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
 		fineTuning(g, ws, cfg, eng, gt)
 	}
-	eng.Hyperparameters = hyperparameters(ws.Store, cfg)
+	if eng.Hyperparameters, err = hyperparameters(ws.Store, cfg); err != nil {
+		return nil, err
+	}
 	return eng, nil
 }
 
 // hyperparameters keeps a candidate's own hyperparameters (an LLM's <hp>,
 // evolve's inherited ones) when they fit the model's LEMUR search space,
-// clipped into it, and otherwise asks the learned one-shot recommender,
-// fitted on the corpus as it stood when the candidate's cycle began.
-func hyperparameters(st store.Store, cfg config.Config) func(context.Context, *synth.Candidate) (lemur.Dict, string, error) {
-	var rec *hpo.Learned
+// clipped into it, and otherwise asks the configured recommender: the LLM's
+// one-shot when recommender is llm, then the learned one, fitted on the
+// corpus as it stood when the candidate's cycle began.
+func hyperparameters(st store.Store, cfg config.Config) (func(context.Context, *synth.Candidate) (lemur.Dict, string, error), error) {
+	var first hpo.Recommender
+	if cfg.Recommender == "llm" {
+		c, err := llm.New(llmConfig(cfg))
+		if err != nil {
+			return nil, err
+		}
+		first = &hpo.LLMRecommender{Client: c}
+	}
+	var learned *hpo.Learned
 	var fittedAt store.Counts
 	return func(ctx context.Context, c *synth.Candidate) (lemur.Dict, string, error) {
 		sp, err := hpo.LEMURSpace(pyast.Analyze([]byte(c.Code)).Contract.Supported, nil)
@@ -286,7 +299,7 @@ func hyperparameters(st store.Store, cfg config.Config) func(context.Context, *s
 			given = given.Set("transform", c.Transform)
 		}
 		// The corpus only grows between cycles: refit when it changed.
-		if counts, err := st.Counts(ctx); err == nil && (rec == nil || counts != fittedAt) {
+		if counts, err := st.Counts(ctx); err == nil && (learned == nil || counts != fittedAt) {
 			var recs []lemur.Record
 			for r, err := range st.Stats(ctx, store.Filter{}) {
 				if err != nil {
@@ -294,22 +307,25 @@ func hyperparameters(st store.Store, cfg config.Config) func(context.Context, *s
 				}
 				recs = append(recs, r)
 			}
-			if rec, err = hpo.FitLearned(recs, hpo.LearnedOptions{}); err != nil {
-				rec = nil
+			if learned, err = hpo.FitLearned(recs, hpo.LearnedOptions{}); err != nil {
+				learned = nil
 			}
 			fittedAt = counts
 		}
-		var r hpo.Recommender
-		if rec != nil {
-			r = rec
+		var recs []hpo.Recommender
+		if first != nil {
+			recs = append(recs, first)
+		}
+		if learned != nil {
+			recs = append(recs, learned)
 		}
 		q := hpo.Query{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Model: c.Name, Code: c.Code, Epochs: cfg.Epochs}
-		prm, source, _, err := hpo.CandidateHP(ctx, r, q, sp, given)
+		prm, source, _, err := hpo.CandidateHP(ctx, recs, q, sp, given)
 		if source == "llm-hp" {
 			source = c.Generator // the generator's own, accepted
 		}
 		return prm, source, err
-	}
+	}, nil
 }
 
 // newPrune returns the early-stopping decision of the workspace's

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -156,6 +157,32 @@ func TestRunRAG(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "-w", ws, "run", "--rag", "Nope", "--cycles", "1"); code == 0 || !strings.Contains(errOut, "no block named Nope") {
 		t.Errorf("unknown block: exit %d, %s", code, errOut)
+	}
+}
+
+// TestRunLLMRecommender: with recommender llm, a candidate whose <hp> does
+// not fit its model (it lacks momentum and dropout) gets the LLM's one-shot
+// proposal (the HPGPT prompt).
+func TestRunLLMRecommender(t *testing.T) {
+	tinyLoop(t)
+	partial := regexp.MustCompile(`(?s)<hp>.*?</hp>`).ReplaceAllString(llmtest.ReplyGood.Text, `<hp>{"lr": 0.5}</hp>`)
+	srv := llmtest.NewServer(t, llmtest.Reply(partial),
+		llmtest.Forever(llmtest.Reply(`<hp>{"lr": 0.0123, "momentum": 0.8, "dropout": 0.1, "batch": 32, "transform": "norm"}</hp>`)))
+	ws := filepath.Join(t.TempDir(), "ws")
+	code, out, errOut := run(t, "-w", ws, "run", "--recommender", "llm", "--llm", srv.URL, "--model", "scripted",
+		"--cycles", "1", "--candidates", "1", "--seed", "5")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	_, cs := journal(t, ws)
+	if len(cs) != 1 || !strings.Contains(cs[0].Repro, `"hp_source":"llm"`) {
+		t.Fatalf("candidates %+v: want one whose hyperparameters came from the llm recommender", cs)
+	}
+	if lr, _ := cs[0].Prm.Float("lr"); lr != 0.0123 {
+		t.Errorf("lr %v, want the LLM's 0.0123", lr)
+	}
+	if reqs := srv.Requests(); len(reqs) != 2 || !strings.Contains(string(reqs[1].Body), "hyperparameters") {
+		t.Errorf("%d requests; want the code prompt, then the HPGPT prompt", len(reqs))
 	}
 }
 
