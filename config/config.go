@@ -35,20 +35,20 @@ type Config struct {
 	// Recommender sets the hyperparameters of candidates that bring none
 	// usable: learned (from the corpus) or llm (the HPGPT prompt, with the
 	// learned one when the LLM's proposal is refused).
-	Recommender string `koanf:"recommender"`
-	Task       string        `koanf:"task"`
-	Dataset    string        `koanf:"dataset"`
-	Metric     string        `koanf:"metric"`
-	Admit      float64       `koanf:"admit"`      // admission threshold as a multiple of chance accuracy
-	Workers    int           `koanf:"workers"`    // trainings at once (0: fit the cores)
-	Device     string        `koanf:"device"`     // cpu, cuda, cuda:N
-	Python     string        `koanf:"python"`     // interpreter with torch ("": search)
-	MaxParams  int64         `koanf:"max_params"` // parameter limit per model
-	Batch      int           `koanf:"batch"`      // batch size when the generator gives none
-	Data       Data          `koanf:"data"`
-	LLM        LLM           `koanf:"llm"`
-	EarlyStop  EarlyStop     `koanf:"early_stop"`
-	Finetune   Finetune      `koanf:"finetune"`
+	Recommender string    `koanf:"recommender"`
+	Task        string    `koanf:"task"`
+	Dataset     string    `koanf:"dataset"`
+	Metric      string    `koanf:"metric"`
+	Admit       float64   `koanf:"admit"`      // admission threshold as a multiple of chance accuracy
+	Workers     int       `koanf:"workers"`    // trainings at once (0: fit the cores)
+	Device      string    `koanf:"device"`     // cpu, cuda, cuda:N
+	Python      string    `koanf:"python"`     // interpreter with torch ("": search)
+	MaxParams   int64     `koanf:"max_params"` // parameter limit per model
+	Batch       int       `koanf:"batch"`      // batch size when the generator gives none
+	Data        Data      `koanf:"data"`
+	LLM         LLM       `koanf:"llm"`
+	EarlyStop   EarlyStop `koanf:"early_stop"`
+	Finetune    Finetune  `koanf:"finetune"`
 }
 
 // Data says where datasets come from and how big the built-in one is.

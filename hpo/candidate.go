@@ -71,4 +71,3 @@ func onlyRunKeys(keys []string) bool {
 	}
 	return true
 }
-
