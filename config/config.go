@@ -25,30 +25,28 @@ const FileName = "nngpt.yaml"
 
 // Config holds every setting of the closed loop.
 type Config struct {
-	Cycles     int           `koanf:"cycles"`      // cycles to run
-	Candidates int           `koanf:"candidates"`  // candidates generated per cycle
-	Epochs     int           `koanf:"epochs"`      // training epochs per candidate
-	TimeBudget time.Duration `koanf:"time_budget"` // stop starting work after this long (0: none)
-	Seed       int64         `koanf:"seed"`        // 0: random, recorded
-	Generator  string        `koanf:"generator"`   // evolve or llm ("": llm when llm.url is set, else evolve)
-	RAG        string        `koanf:"rag"`         // library blocks to build candidates around: names, comma-separated, or all
-	// Recommender sets the hyperparameters of candidates that bring none
-	// usable: learned (from the corpus) or llm (the HPGPT prompt, with the
-	// learned one when the LLM's proposal is refused).
-	Recommender string    `koanf:"recommender"`
-	Task        string    `koanf:"task"`
-	Dataset     string    `koanf:"dataset"`
-	Metric      string    `koanf:"metric"`
-	Admit       float64   `koanf:"admit"`      // admission threshold as a multiple of chance accuracy
-	Workers     int       `koanf:"workers"`    // trainings at once (0: fit the cores)
-	Device      string    `koanf:"device"`     // cpu, cuda, cuda:N
-	Python      string    `koanf:"python"`     // interpreter with torch ("": search)
-	MaxParams   int64     `koanf:"max_params"` // parameter limit per model
-	Batch       int       `koanf:"batch"`      // batch size when the generator gives none
-	Data        Data      `koanf:"data"`
-	LLM         LLM       `koanf:"llm"`
-	EarlyStop   EarlyStop `koanf:"early_stop"`
-	Finetune    Finetune  `koanf:"finetune"`
+	Cycles      int           `koanf:"cycles"`      // cycles to run
+	Candidates  int           `koanf:"candidates"`  // candidates generated per cycle
+	Epochs      int           `koanf:"epochs"`      // training epochs per candidate
+	TimeBudget  time.Duration `koanf:"time_budget"` // stop starting work after this long (0: none)
+	Seed        int64         `koanf:"seed"`        // 0: random, recorded
+	Generator   string        `koanf:"generator"`   // evolve or llm ("": llm when llm.url is set, else evolve)
+	RAG         string        `koanf:"rag"`         // library blocks to build candidates around: names, comma-separated, or all
+	Recommender string        `koanf:"recommender"` // hyperparameters of candidates that bring none usable: learned, or llm (then learned)
+	Task        string        `koanf:"task"`
+	Dataset     string        `koanf:"dataset"`
+	Metric      string        `koanf:"metric"`
+	Admit       float64       `koanf:"admit"`      // admission threshold as a multiple of chance accuracy
+	Workers     int           `koanf:"workers"`    // trainings at once (0: fit the cores)
+	Device      string        `koanf:"device"`     // cpu, cuda, cuda:N
+	Python      string        `koanf:"python"`     // interpreter with torch ("": search)
+	MaxParams   int64         `koanf:"max_params"` // parameter limit per model
+	Batch       int           `koanf:"batch"`      // batch size when the generator gives none
+	Data        Data          `koanf:"data"`
+	LLM         LLM           `koanf:"llm"`
+	Evolve      Evolve        `koanf:"evolve"`
+	EarlyStop   EarlyStop     `koanf:"early_stop"`
+	Finetune    Finetune      `koanf:"finetune"`
 }
 
 // Data says where datasets come from and how big the built-in one is.
@@ -75,6 +73,14 @@ type LLM struct {
 	Repairs       int           `koanf:"repairs"`     // repair prompts per rejected candidate (0: none)
 }
 
+// Evolve tunes the built-in generator.
+type Evolve struct {
+	// Learn adapts the operator weights to the loop's outcomes: before each
+	// cycle, every earlier evolve candidate credits its operators (+1
+	// admitted, -1 rejected or failed).
+	Learn bool `koanf:"learn"`
+}
+
 // EarlyStop stops hopeless runs between epochs.
 type EarlyStop struct {
 	Enabled    bool `koanf:"enabled"`
@@ -97,6 +103,7 @@ func Default() Config {
 		Data: Data{Train: 5000, Test: 1000, Size: 32},
 		LLM: LLM{Temperature: 0.7, TopP: 0.95, MaxTokens: 4096, ContextLength: 16384, Timeout: 5 * time.Minute, Shots: 3,
 			Selection: "best", MaxRetries: 4, Repairs: 3},
+		Evolve:    Evolve{Learn: true},
 		EarlyStop: EarlyStop{Enabled: true, AfterEpoch: 2},
 	}
 }

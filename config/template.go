@@ -72,6 +72,10 @@ llm:
   max_retries: 4        # retries of a failed request (rate limits, server errors, dropped streams)
   repairs: 3            # repair prompts per candidate the gates reject (0: none)
 
+evolve:
+  learn: true           # adapt operator weights to outcomes: before each cycle, the loop's
+                        # earlier evolve candidates credit their operators (+1 admitted, -1 rejected or failed)
+
 early_stop:
   enabled: true         # stop runs predicted to miss the corpus's bar (needs epochs > after_epoch)
   after_epoch: 2

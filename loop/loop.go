@@ -57,6 +57,11 @@ type Engine struct {
 	// Finished is told of every candidate that finished training (done,
 	// failed or pruned); nil: nobody listens.
 	Finished func(row store.CandidateRow)
+	// BeforeCycle runs before a cycle generates, the cycle a resumed loop
+	// goes on with included; an error stops the loop. What it changes must
+	// follow from the journal alone, so a resumed cycle generates what an
+	// uninterrupted one would.
+	BeforeCycle func(ctx context.Context, l store.Loop, cycle int) error
 	// AfterCycle runs after a cycle's admissions (fine-tune hook); an error
 	// stops the loop.
 	AfterCycle func(ctx context.Context, l store.Loop, cycle int) error
@@ -148,6 +153,11 @@ func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
 		if cfg.TimeBudget > 0 && time.Since(start) > cfg.TimeBudget {
 			e.emit(Event{Type: "loop", Loop: l.ID, Message: "time budget spent"})
 			break
+		}
+		if e.BeforeCycle != nil {
+			if err := e.BeforeCycle(ctx, l, cycle); err != nil {
+				return res, fmt.Errorf("before cycle %d: %w", cycle, err)
+			}
 		}
 		if err := e.cycle(ctx, &l, cfg, cycle); err != nil {
 			l.Status = "interrupted"

@@ -167,6 +167,11 @@ func TestLoopResumes(t *testing.T) {
 	st := openStore(t, path)
 	ex := &fakeExec{trains: map[string]int{}, block: make(chan struct{})}
 	eng := newEngine(st, ex, fakeGen{})
+	var before []int
+	eng.BeforeCycle = func(_ context.Context, _ store.Loop, cycle int) error {
+		before = append(before, cycle)
+		return nil
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	running := 0
 	eng.Observe = func(e Event) {
@@ -195,9 +200,14 @@ func TestLoopResumes(t *testing.T) {
 	ex.block = nil
 	ex.mu.Unlock()
 	eng2 := newEngine(st2, ex, fakeGen{})
+	eng2.BeforeCycle = eng.BeforeCycle
 	res, err = eng2.Run(ctx, Options{Config: testConfig()})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Cycle 1 was interrupted: the resumed loop prepares it again.
+	if fmt.Sprint(before) != "[1 1 2]" {
+		t.Errorf("BeforeCycle saw cycles %v, want [1 1 2]", before)
 	}
 	if !res.Resumed || res.Loop.Status != "done" || len(res.Candidates) != 6 {
 		t.Fatalf("resumed loop %+v, %d candidates", res.Loop, len(res.Candidates))

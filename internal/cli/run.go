@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -27,6 +30,7 @@ import (
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth"
+	"github.com/nngpt/nngpt/synth/evolve"
 	"github.com/nngpt/nngpt/workspace"
 	"github.com/nngpt/nngpt/zoo"
 )
@@ -270,7 +274,46 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if eng.Hyperparameters, err = hyperparameters(ws.Store, cfg); err != nil {
 		return nil, err
 	}
+	if ev, ok := gen.(*evolve.Generator); ok && cfg.Evolve.Learn {
+		eng.BeforeCycle = func(ctx context.Context, l store.Loop, cycle int) error {
+			rows, err := ws.Store.Candidates(ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			ev.Policy = operatorPolicy(rows, cycle)
+			slog.Info("evolve operator weights", "cycle", cycle, "weights", ev.Policy.String())
+			return nil
+		}
+	}
 	return eng, nil
+}
+
+// operatorPolicy is evolve's operator policy after a loop's cycles before
+// the given one: each evolve candidate credits its operators with +1 when
+// it was admitted into the corpus, -1 when the gate rejected it (a
+// duplicate included) or its training failed, 0 otherwise (trained below
+// the bar, pruned). It depends on the journal alone, so a resumed loop
+// rebuilds the policy an uninterrupted one had.
+func operatorPolicy(rows []store.CandidateRow, cycle int) *evolve.Policy {
+	rows = slices.Clone(rows)
+	slices.SortFunc(rows, func(a, b store.CandidateRow) int {
+		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Index, b.Index))
+	})
+	pol := evolve.NewPolicy()
+	for _, r := range rows {
+		if r.Cycle >= cycle {
+			break
+		}
+		reward := 0.0
+		switch {
+		case r.State == store.StateDone && r.Admitted:
+			reward = 1
+		case r.State == store.StateRejected, r.State == store.StateDuplicate, r.State == store.StateFailed:
+			reward = -1
+		}
+		pol.Learn(&synth.Candidate{Generator: r.Generator, Operators: r.Operators}, reward)
+	}
+	return pol
 }
 
 // hyperparameters keeps a candidate's own hyperparameters (an LLM's <hp>,
