@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -148,9 +147,7 @@ are recorded with each candidate.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(p)
+				return writeJSON(g, p)
 			}
 			fmt.Fprint(g.stdout, p.Text())
 			fmt.Fprintf(g.stderr, "\n%s prompt: %d supporting models (%d dropped to fit), ~%d tokens estimated of %d available (context %d - reply %d)\nhash %s, templates %s",

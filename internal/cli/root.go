@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -141,4 +142,11 @@ func (g *globals) setupLogging() error {
 // openWorkspace opens (creating when needed) the workspace and its store.
 func (g *globals) openWorkspace(ctx context.Context) (*workspace.Workspace, error) {
 	return workspace.Open(ctx, g.workspace)
+}
+
+// writeJSON prints v as indented JSON on stdout.
+func writeJSON(g *globals, v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
