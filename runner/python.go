@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -233,4 +234,30 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// CheckDevice reports whether this interpreter's torch can train on
+// device: cpu always; cuda and cuda:N only when it sees a GPU (N below
+// their count). Commands check before they start, so a study or a loop
+// does not record a failed trial per candidate on a machine without one.
+func (p *Python) CheckDevice(device string) error {
+	if device == "" || device == "cpu" {
+		return nil
+	}
+	n := -1
+	if device != "cuda" {
+		idx, ok := strings.CutPrefix(device, "cuda:")
+		v, err := strconv.Atoi(idx)
+		if !ok || err != nil || v < 0 {
+			return fmt.Errorf("device %q: want cpu, cuda or cuda:N", device)
+		}
+		n = v
+	}
+	if !p.CUDA {
+		return fmt.Errorf("device %s: torch %s at %s sees no GPU (torch.cuda.is_available() is False): use --device cpu, or see `nngpt doctor`", device, p.Torch, p.Path)
+	}
+	if n >= len(p.GPUs) {
+		return fmt.Errorf("device %s: torch sees %d GPU(s) (%s); want cuda:0 to cuda:%d", device, len(p.GPUs), strings.Join(p.GPUs, ", "), len(p.GPUs)-1)
+	}
+	return nil
 }

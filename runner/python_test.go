@@ -51,3 +51,29 @@ func TestFindPython(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckDevice(t *testing.T) {
+	cpuOnly := &Python{Path: "/usr/bin/python3", Torch: "2.1.0"}
+	twoGPUs := &Python{Path: "/usr/bin/python3", Torch: "2.1.0", CUDA: true, GPUs: []string{"H100", "H100"}}
+	tests := []struct {
+		py     *Python
+		device string
+		want   string // "" for no error, else a part of it
+	}{
+		{cpuOnly, "cpu", ""},
+		{cpuOnly, "", ""},
+		{cpuOnly, "cuda", "sees no GPU"},
+		{cpuOnly, "cuda:0", "sees no GPU"},
+		{twoGPUs, "cuda", ""},
+		{twoGPUs, "cuda:1", ""},
+		{twoGPUs, "cuda:2", "cuda:0 to cuda:1"},
+		{twoGPUs, "gpu", "want cpu, cuda or cuda:N"},
+		{twoGPUs, "cuda:-1", "want cpu, cuda or cuda:N"},
+	}
+	for _, tc := range tests {
+		err := tc.py.CheckDevice(tc.device)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckDevice(%q) with CUDA=%v: %v, want %q", tc.device, tc.py.CUDA, err, tc.want)
+		}
+	}
+}

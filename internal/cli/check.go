@@ -177,6 +177,9 @@ func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error 
 	if err != nil {
 		return fmt.Errorf("%w (run `nngpt doctor`)", err)
 	}
+	if err := py.CheckDevice(o.device); err != nil {
+		return err
+	}
 	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(o.wf.sandbox))
 	if err != nil {
 		return err

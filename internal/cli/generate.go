@@ -548,6 +548,9 @@ func newRunnerCheck(ctx context.Context, g *globals, o *generateOpts, cfg *confi
 		}
 		return nil, &ExitError{Code: 1, Err: fmt.Errorf("--dynamic %s needs python with torch: %w", o.dynamic, err)}
 	}
+	if err := py.CheckDevice(cfg.Device); err != nil {
+		return nil, &ExitError{Code: 1, Err: err}
+	}
 	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(o.wf.sandbox))
 	if err != nil {
 		return nil, err

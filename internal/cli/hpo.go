@@ -205,6 +205,15 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 	}
 	defer ws.Close()
 
+	// An interpreter that cannot train on the device fails before a study
+	// exists to record the failure.
+	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: f.python, CacheDir: ws.Path("cache")})
+	if err != nil {
+		return fmt.Errorf("%w (run `nngpt doctor`)", err)
+	}
+	if err := py.CheckDevice(f.device); err != nil {
+		return err
+	}
 	studyName := f.study
 	if studyName == "" {
 		studyName = "hpo-" + m.name + "-" + f.dataset
@@ -231,11 +240,7 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 		fmt.Fprintf(g.stderr, "resuming study %s: %d trials so far (sampler %s, seed %d)\n", studyName, len(existing), st.Info.Sampler, st.Info.Seed)
 	}
 
-	// Everything that can fail fast does so before the worker starts.
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: f.python, CacheDir: ws.Path("cache")})
-	if err != nil {
-		return fmt.Errorf("%w (run `nngpt doctor`)", err)
-	}
+	// Everything else that can fail fast does so before the worker starts.
 	sb, err := runner.NewSandbox(ctx, runner.SandboxAuto)
 	if err != nil {
 		return err

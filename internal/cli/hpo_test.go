@@ -160,3 +160,25 @@ func TestHPOBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestHPOUnusableDevice: a device torch cannot see stops the command
+// before any trial is recorded.
+func TestHPOUnusableDevice(t *testing.T) {
+	dir := checkEnv(t)
+	model := filepath.Join(dir, "Good.py")
+	os.WriteFile(model, []byte(hpoTestModel), 0o644)
+	ws := filepath.Join(dir, "ws")
+	var out, errb bytes.Buffer
+	code := Execute(context.Background(), []string{"-w", ws, "hpo", model, "--device", "cuda:99", "--trials", "1"}, &out, &errb)
+	if code == 0 || !strings.Contains(errb.String(), "device cuda:99") {
+		t.Fatalf("exit %d, stderr %q: want a device error", code, errb.String())
+	}
+	w, err := workspace.Open(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if studies, err := w.Store.HPOStudies(context.Background()); err != nil || len(studies) != 0 {
+		t.Errorf("%d studies recorded (%v), want none", len(studies), err)
+	}
+}

@@ -220,6 +220,9 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 	if err != nil {
 		return nil, fmt.Errorf("%w (run `nngpt doctor`)", err)
 	}
+	if err := py.CheckDevice(cfg.Device); err != nil {
+		return nil, err
+	}
 	sb, err := runner.NewSandbox(ctx, runner.SandboxAuto)
 	if err != nil {
 		return nil, err
