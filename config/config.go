@@ -76,8 +76,9 @@ type LLM struct {
 // Evolve tunes the built-in generator.
 type Evolve struct {
 	// Learn adapts the operator weights to the loop's outcomes: before each
-	// cycle, every earlier evolve candidate credits its operators (+1
-	// admitted, -1 rejected or failed).
+	// cycle, every earlier evolve candidate credits its operators (-1
+	// rejected or failed, -0.5 pruned, its accuracy's rank from -1 to +1
+	// when trained).
 	Learn bool `koanf:"learn"`
 }
 

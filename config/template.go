@@ -73,8 +73,9 @@ llm:
   repairs: 3            # repair prompts per candidate the gates reject (0: none)
 
 evolve:
-  learn: true           # adapt operator weights to outcomes: before each cycle, the loop's
-                        # earlier evolve candidates credit their operators (+1 admitted, -1 rejected or failed)
+  learn: true           # adapt operator weights to outcomes: before each cycle, the loop's earlier
+                        # evolve candidates credit their operators (-1 rejected or failed, -0.5 pruned,
+                        # the accuracy's rank among the loop's trained candidates, -1 to +1, when trained)
 
 early_stop:
   enabled: true         # stop runs predicted to miss the corpus's bar (needs epochs > after_epoch)

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -292,27 +293,46 @@ func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg con
 }
 
 // operatorPolicy is evolve's operator policy after a loop's cycles before
-// the given one: each evolve candidate credits its operators with +1 when
-// it was admitted into the corpus, -1 when the gate rejected it (a
-// duplicate included) or its training failed, 0 otherwise (trained below
-// the bar, pruned). It depends on the journal alone, so a resumed loop
-// rebuilds the policy an uninterrupted one had.
+// the given one. Each evolve candidate credits its operators with a reward
+// in [-1, 1]: -1 when the gate rejected it (a duplicate included) or its
+// training failed, -0.5 when it was pruned as hopeless, and for a trained
+// one its accuracy's rank among all trained candidates so far, from -1
+// (the worst) to +1 (the best), so operators are judged against the loop's
+// own baseline even where every candidate clears the admission bar. It
+// depends on the journal alone, so a resumed loop rebuilds the policy an
+// uninterrupted one had.
 func operatorPolicy(rows []store.CandidateRow, cycle int) *evolve.Policy {
-	rows = slices.Clone(rows)
-	slices.SortFunc(rows, func(a, b store.CandidateRow) int {
+	var past []store.CandidateRow
+	for _, r := range rows {
+		if r.Cycle < cycle {
+			past = append(past, r)
+		}
+	}
+	slices.SortFunc(past, func(a, b store.CandidateRow) int {
 		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Index, b.Index))
 	})
-	pol := evolve.NewPolicy()
-	for _, r := range rows {
-		if r.Cycle >= cycle {
-			break
+	var accs []float64
+	for _, r := range past {
+		if r.State == store.StateDone && len(r.Epochs) > 0 {
+			accs = append(accs, slices.Max(r.Epochs))
 		}
+	}
+	slices.Sort(accs)
+	pol := evolve.NewPolicy()
+	for _, r := range past {
 		reward := 0.0
-		switch {
-		case r.State == store.StateDone && r.Admitted:
-			reward = 1
-		case r.State == store.StateRejected, r.State == store.StateDuplicate, r.State == store.StateFailed:
+		switch r.State {
+		case store.StateRejected, store.StateDuplicate, store.StateFailed:
 			reward = -1
+		case store.StatePruned:
+			reward = -0.5
+		case store.StateDone:
+			if len(r.Epochs) > 0 && len(accs) > 1 {
+				acc := slices.Max(r.Epochs)
+				below := sort.SearchFloat64s(accs, acc)                                                // trained candidates that did worse
+				above := len(accs) - sort.Search(len(accs), func(i int) bool { return accs[i] > acc }) // and better
+				reward = float64(below-above) / float64(len(accs)-1)
+			}
 		}
 		pol.Learn(&synth.Candidate{Generator: r.Generator, Operators: r.Operators}, reward)
 	}
