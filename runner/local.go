@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -567,38 +568,13 @@ func (l *Local) score(p *proc, res *Result, ev wireEvent, labels []int64, classe
 }
 
 func mergeLimits(base, over Limits) Limits {
-	if over == (Limits{}) {
-		return base
+	return Limits{
+		Memory: cmp.Or(over.Memory, base.Memory), CPUTime: cmp.Or(over.CPUTime, base.CPUTime),
+		Processes: cmp.Or(over.Processes, base.Processes), OpenFiles: cmp.Or(over.OpenFiles, base.OpenFiles),
+		FileSize: cmp.Or(over.FileSize, base.FileSize), Output: cmp.Or(over.Output, base.Output),
+		StartTimeout: cmp.Or(over.StartTimeout, base.StartTimeout), StageTimeout: cmp.Or(over.StageTimeout, base.StageTimeout),
+		EpochTimeout: cmp.Or(over.EpochTimeout, base.EpochTimeout),
 	}
-	o := over
-	if o.Memory != 0 {
-		base.Memory = o.Memory
-	}
-	if o.CPUTime != 0 {
-		base.CPUTime = o.CPUTime
-	}
-	if o.Processes != 0 {
-		base.Processes = o.Processes
-	}
-	if o.OpenFiles != 0 {
-		base.OpenFiles = o.OpenFiles
-	}
-	if o.FileSize != 0 {
-		base.FileSize = o.FileSize
-	}
-	if o.Output != 0 {
-		base.Output = o.Output
-	}
-	if o.StartTimeout != 0 {
-		base.StartTimeout = o.StartTimeout
-	}
-	if o.StageTimeout != 0 {
-		base.StageTimeout = o.StageTimeout
-	}
-	if o.EpochTimeout != 0 {
-		base.EpochTimeout = o.EpochTimeout
-	}
-	return base
 }
 
 // rawDict encodes a Dict as JSON keeping Python's int/float distinction.

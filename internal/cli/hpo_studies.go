@@ -153,15 +153,10 @@ func newHPOShowCmd(g *globals) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if s.Best == nil {
+			best, ok, _ := hpo.BestOf(ts, info.Direction)
+			if !ok {
 				fmt.Fprintln(w, "no trial has completed yet")
 				return nil
-			}
-			best := ts[0]
-			for _, t := range ts {
-				if t.Number == *s.Best {
-					best = t
-				}
 			}
 			fmt.Fprintf(w, "best: trial %d, accuracy %.4f: %s\n", best.Number, best.Value, fmtParams(best.Params))
 			return nil

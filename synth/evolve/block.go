@@ -251,22 +251,10 @@ func (g *BlockInserter) Generate(ctx context.Context, req synth.Request) iter.Se
 			yield(nil, fmt.Errorf("evolve: no block can be inserted: %w", errors.Join(refused...)))
 			return
 		}
-		log := g.Log
-		if log == nil {
-			log = slog.Default()
-		}
+		log, tries, seed, rng := runSettings(g.Log, g.MaxTries, req.Seed)
 		for _, err := range refused {
 			log.Warn("evolve: block skipped", "err", err)
 		}
-		tries := g.MaxTries
-		if tries <= 0 {
-			tries = 60
-		}
-		seed := req.Seed
-		if seed == 0 {
-			seed = time.Now().UnixNano()
-		}
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
 		pool, seen, err := loadPool(ctx, g.Source, req, log)
 		if err != nil {
 			yield(nil, err)

@@ -90,19 +90,7 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 		if pol == nil {
 			pol = NewPolicy()
 		}
-		log := g.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		tries := g.MaxTries
-		if tries <= 0 {
-			tries = 60
-		}
-		seed := req.Seed
-		if seed == 0 {
-			seed = time.Now().UnixNano()
-		}
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+		log, tries, seed, rng := runSettings(g.Log, g.MaxTries, req.Seed)
 
 		pool, seen, err := loadPool(ctx, g.Source, req, log)
 		if err != nil {
@@ -147,6 +135,22 @@ func tournament(pool []parsedParent, rng *rand.Rand) parsedParent {
 }
 
 // attempt makes one candidate or returns nil.
+// runSettings resolves a Generate call's logger (default slog's), tries
+// per candidate (default 60), seed (the request's, or the clock's when it
+// has none; candidates record it) and the random source it seeds.
+func runSettings(log *slog.Logger, maxTries int, seed int64) (*slog.Logger, int, int64, *rand.Rand) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if maxTries <= 0 {
+		maxTries = 60
+	}
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	return log, maxTries, seed, rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+}
+
 func (g *Generator) attempt(pool []parsedParent, pol *Policy, rng *rand.Rand, seen *seenSet, log *slog.Logger) *synth.Candidate {
 	p := tournament(pool, rng)
 	cur := p.m
