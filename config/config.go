@@ -1,112 +1,57 @@
-// Package config is the effective configuration of `nngpt run`: built-in
+// Package config is the effective configuration of nngpt's commands: built-in
 // defaults, then the workspace's nngpt.yaml, then NNGPT_* environment
 // variables, then command-line flags (flags win). It remembers where each
-// value came from so `nngpt config` can say.
+// value came from so `nngpt config` can say, and so a resumed loop can
+// tell a value the user gave from a default.
 package config
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
-	"github.com/knadh/koanf/providers/structs"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+
+	"github.com/nngpt/nngpt/loop"
 )
 
 // FileName is the configuration file inside a workspace.
 const FileName = "nngpt.yaml"
 
-// Config holds every setting of the closed loop.
+// Config holds every setting: the loop's own (stored with each loop, see
+// loop.Settings) and the machine's (where this process runs it: not
+// stored, free to differ when a loop resumes elsewhere). The JSON names
+// are the keys of nngpt.yaml and NNGPT_*.
 type Config struct {
-	Cycles      int           `koanf:"cycles"`      // cycles to run
-	Candidates  int           `koanf:"candidates"`  // candidates generated per cycle
-	Epochs      int           `koanf:"epochs"`      // training epochs per candidate
-	TimeBudget  time.Duration `koanf:"time_budget"` // stop starting work after this long (0: none)
-	Seed        int64         `koanf:"seed"`        // 0: random, recorded
-	Generator   string        `koanf:"generator"`   // evolve or llm ("": llm when llm.url is set, else evolve)
-	RAG         string        `koanf:"rag"`         // library blocks to build candidates around: names, comma-separated, or all
-	Recommender string        `koanf:"recommender"` // hyperparameters of candidates that bring none usable: learned, or llm (then learned)
-	Task        string        `koanf:"task"`
-	Dataset     string        `koanf:"dataset"`
-	Metric      string        `koanf:"metric"`
-	Admit       float64       `koanf:"admit"`      // admission threshold as a multiple of chance accuracy
-	Workers     int           `koanf:"workers"`    // trainings at once (0: fit the cores)
-	Device      string        `koanf:"device"`     // cpu, cuda, cuda:N
-	Python      string        `koanf:"python"`     // interpreter with torch ("": search)
-	MaxParams   int64         `koanf:"max_params"` // parameter limit per model
-	Batch       int           `koanf:"batch"`      // batch size when the generator gives none
-	Data        Data          `koanf:"data"`
-	LLM         LLM           `koanf:"llm"`
-	Evolve      Evolve        `koanf:"evolve"`
-	EarlyStop   EarlyStop     `koanf:"early_stop"`
-	Finetune    Finetune      `koanf:"finetune"`
+	loop.Settings
+	Machine
 }
 
-// Data says where datasets come from and how big the built-in one is.
-type Data struct {
-	Dir      string `koanf:"dir"`      // folder with CIFAR/MNIST/SVHN files (env NNGPT_DATA)
-	Download bool   `koanf:"download"` // let torchvision fetch missing files
-	Train    int    `koanf:"train"`    // shapes: training images
-	Test     int    `koanf:"test"`     // shapes: test images
-	Size     int    `koanf:"size"`     // shapes: image side in pixels
-}
-
-// LLM is the OpenAI-compatible endpoint used by the llm generator.
-type LLM struct {
-	URL           string        `koanf:"url"`
-	Model         string        `koanf:"model"`
-	Temperature   float64       `koanf:"temperature"`
-	TopP          float64       `koanf:"top_p"`
-	MaxTokens     int           `koanf:"max_tokens"`
-	ContextLength int           `koanf:"context_length"`
-	Timeout       time.Duration `koanf:"timeout"`
-	Shots         int           `koanf:"shots"`
-	Selection     string        `koanf:"selection"`   // n-shot examples: best, random or diverse
-	MaxRetries    int           `koanf:"max_retries"` // retries of a failed request (rate limits, 5xx, dropped streams)
-	Repairs       int           `koanf:"repairs"`     // repair prompts per rejected candidate (0: none)
-}
-
-// Evolve tunes the built-in generator.
-type Evolve struct {
-	// Learn adapts the operator weights to the loop's outcomes: before each
-	// cycle, every earlier evolve candidate credits its operators (-1
-	// rejected or failed, -0.5 pruned, its accuracy's rank from -1 to +1
-	// when trained).
-	Learn bool `koanf:"learn"`
-}
-
-// EarlyStop stops hopeless runs between epochs.
-type EarlyStop struct {
-	Enabled    bool `koanf:"enabled"`
-	AfterEpoch int  `koanf:"after_epoch"`
-}
-
-// Finetune exports NNGPT's fine-tuning pairs after each cycle and runs a
-// command that trains the next generator.
-type Finetune struct {
-	Export  bool   `koanf:"export"`
-	Command string `koanf:"command"` // text/template over .Data .Cycle .Model; last output line names the next model
+// Machine are the settings of the machine a command runs on.
+type Machine struct {
+	Workers    int           `json:"workers"`     // trainings at once (0: fit the cores)
+	Device     string        `json:"device"`      // cpu, cuda, cuda:N
+	Python     string        `json:"python"`      // interpreter with torch ("": search)
+	Sandbox    string        `json:"sandbox"`     // auto (bubblewrap when it works), bwrap (required) or none
+	CacheDir   string        `json:"cache_dir"`   // worker code and prepared datasets ("": the user cache)
+	TimeBudget time.Duration `json:"time_budget"` // stop starting work after this long (0: none)
 }
 
 // Default is the offline default: evolve on the built-in shapes dataset,
-// 3 cycles of 8 candidates for 1 epoch each.
+// 3 cycles of 8 candidates for 1 epoch each, on the CPU.
 func Default() Config {
-	return Config{
-		Cycles: 3, Candidates: 8, Epochs: 1, Generator: "", Recommender: "learned", Task: "img-classification", Dataset: "shapes", Metric: "acc",
-		Admit: 1.2, Device: "cpu", MaxParams: 5_000_000, Batch: 64,
-		Data: Data{Train: 5000, Test: 1000, Size: 32},
-		LLM: LLM{Temperature: 0.7, TopP: 0.95, MaxTokens: 4096, ContextLength: 16384, Timeout: 5 * time.Minute, Shots: 3,
-			Selection: "best", MaxRetries: 4, Repairs: 3},
-		Evolve:    Evolve{Learn: true},
-		EarlyStop: EarlyStop{Enabled: true, AfterEpoch: 2},
-	}
+	return Config{Settings: loop.DefaultSettings(), Machine: Machine{Device: "cpu", Sandbox: "auto"}}
 }
 
 // Source names where a value came from.
@@ -128,18 +73,38 @@ type Loaded struct {
 }
 
 // FlagKeys maps command-line flag names to configuration keys for the
-// flags whose name is not the key itself.
+// flags whose name is not the key itself with '-' for '_' (--cache-dir is
+// cache_dir).
 var FlagKeys = map[string]string{
 	"llm": "llm.url", "model": "llm.model", "shots": "llm.shots", "data-dir": "data.dir", "download": "data.download",
-	"time-budget": "time_budget", "max-params": "max_params", "early-stop": "early_stop.enabled",
-	"finetune-cmd": "finetune.command",
+	"early-stop": "early_stop.enabled", "finetune-cmd": "finetune.command",
+	"select": "llm.selection", "context-length": "llm.context_length", "max-tokens": "llm.max_tokens",
+}
+
+// EnvNames maps environment variables to keys beyond the NNGPT_<KEY> rule.
+var EnvNames = map[string]string{"NNGPT_DATA": "data.dir", "NNGPT_CACHE": "cache_dir"}
+
+// defaults is Default() as a koanf provider, through its JSON form so the
+// keys are the JSON names.
+type defaults struct{}
+
+func (defaults) ReadBytes() ([]byte, error) { return nil, errors.New("config: defaults have no bytes") }
+func (defaults) Read() (map[string]any, error) {
+	b, err := json.Marshal(Default())
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	err = json.Unmarshal(b, &m)
+	delete(m, "version") // the journal's, not a setting
+	return m, err
 }
 
 // Load builds the configuration of the workspace at dir. flags may be nil;
 // only flags the user set count.
 func Load(dir string, flags *pflag.FlagSet) (*Loaded, error) {
 	k := koanf.New(".")
-	if err := k.Load(structs.Provider(Default(), "koanf"), nil); err != nil {
+	if err := k.Load(defaults{}, nil); err != nil {
 		return nil, fmt.Errorf("defaults: %w", err)
 	}
 	l := &Loaded{Origin: map[string]Source{}, k: k}
@@ -180,7 +145,9 @@ func Load(dir string, flags *pflag.FlagSet) (*Loaded, error) {
 	for key := range known {
 		envNames["NNGPT_"+strings.ToUpper(strings.NewReplacer(".", "_").Replace(key))] = key
 	}
-	envNames["NNGPT_DATA"] = "data.dir"
+	for name, key := range EnvNames {
+		envNames[name] = key
+	}
 	ek := koanf.New(".")
 	err := ek.Load(env.Provider(".", env.Opt{
 		Prefix: "NNGPT_",
@@ -218,7 +185,12 @@ func Load(dir string, flags *pflag.FlagSet) (*Loaded, error) {
 		k.Merge(fk)
 		mark(FromFlag, fk.Keys())
 	}
-	if err := k.UnmarshalWithConf("", &l.Config, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.TextUnmarshallerHookFunc()),
+		WeaklyTypedInput: true, Squash: true,
+	}
+	if err := k.UnmarshalWithConf("", &l.Config, koanf.UnmarshalConf{Tag: "json", DecoderConfig: dc}); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	if err := l.Validate(); err != nil {
@@ -229,57 +201,78 @@ func Load(dir string, flags *pflag.FlagSet) (*Loaded, error) {
 
 // Validate reports settings no run can use.
 func (c *Config) Validate() error {
-	switch {
-	case c.Cycles < 1:
-		return fmt.Errorf("cycles = %d: want at least 1", c.Cycles)
-	case c.Candidates < 1:
-		return fmt.Errorf("candidates = %d: want at least 1 per cycle", c.Candidates)
-	case c.Epochs < 1:
-		return fmt.Errorf("epochs = %d: want at least 1", c.Epochs)
-	case c.Admit <= 0:
-		return fmt.Errorf("admit = %v: want a positive multiple of chance accuracy (LEMUR uses 1.2)", c.Admit)
-	case c.Generator != "" && c.Generator != "evolve" && c.Generator != "llm":
-		return fmt.Errorf("generator = %q: want evolve or llm", c.Generator)
-	case c.Generator == "llm" && c.LLM.URL == "":
-		return fmt.Errorf("generator llm needs llm.url (--llm http://localhost:11434/v1 --model NAME)")
-	case c.LLM.URL != "" && c.LLM.Model == "" && c.GeneratorName() == "llm":
-		return fmt.Errorf("llm.url is set but llm.model is not: pass --model NAME")
-	case c.Recommender != "learned" && c.Recommender != "llm":
-		return fmt.Errorf("recommender = %q: want learned or llm", c.Recommender)
-	case c.Recommender == "llm" && (c.LLM.URL == "" || c.LLM.Model == ""):
-		return fmt.Errorf("recommender llm needs llm.url and llm.model (--llm http://localhost:11434/v1 --model NAME)")
-	case c.LLM.Selection != "best" && c.LLM.Selection != "random" && c.LLM.Selection != "diverse":
-		return fmt.Errorf("llm.selection = %q: want best, random or diverse", c.LLM.Selection)
-	case c.LLM.MaxRetries < 0 || c.LLM.Repairs < 0:
-		return fmt.Errorf("llm.max_retries = %d, llm.repairs = %d: want 0 or more", c.LLM.MaxRetries, c.LLM.Repairs)
+	if err := c.Settings.Validate(); err != nil {
+		return err
+	}
+	switch c.Sandbox {
+	case "auto", "bwrap", "none":
+	default:
+		return fmt.Errorf("sandbox = %q: want auto (bubblewrap when it works), bwrap (required) or none", c.Sandbox)
+	}
+	if c.Workers < 0 {
+		return fmt.Errorf("workers = %d: want 0 (fit the cores) or more", c.Workers)
 	}
 	return nil
 }
 
-// RAGBlocks splits the rag setting: the named blocks, or all for every
-// block that builds and runs forward.
-func (c *Config) RAGBlocks() (names []string, all bool) {
-	for _, n := range strings.Split(c.RAG, ",") {
-		switch n = strings.TrimSpace(n); n {
-		case "":
-		case "all":
-			all = true
-		default:
-			names = append(names, n)
+// Explicit lists the keys whose value the user gave (file, environment or
+// flag), sorted.
+func (l *Loaded) Explicit() []string {
+	var keys []string
+	for k, src := range l.Origin {
+		if src != FromDefault {
+			keys = append(keys, k)
 		}
 	}
-	return names, all
+	sort.Strings(keys)
+	return keys
 }
 
-// GeneratorName resolves the generator: llm when an endpoint is set.
-func (c *Config) GeneratorName() string {
-	if c.Generator != "" {
-		return c.Generator
+// ForLoop checks the settings the user gave against those a resumed loop
+// was started with and returns the settings to run it with: the stored
+// ones, with the portable keys (loop.Portable) the user gave taken anew.
+// A given value that contradicts a stored one is refused, naming both
+// values and the two ways out.
+func (l *Loaded) ForLoop(loopID string, stored loop.Settings) (loop.Settings, error) {
+	given := l.Explicit()
+	var compared []string
+	for _, k := range given {
+		if !slices.Contains(loop.Portable, k) {
+			compared = append(compared, k)
+		}
 	}
-	if c.LLM.URL != "" {
-		return "llm"
+	if d := stored.Diff(l.Settings, compared); len(d) > 0 {
+		var parts []string
+		for _, x := range d {
+			parts = append(parts, fmt.Sprintf("%s %s contradicts its %s = %s", l.describe(x.Key), x.Want, x.Key, x.Stored))
+		}
+		return stored, fmt.Errorf("loop %s is unfinished and resumes with the settings it started with: %s. "+
+			"Pass --new to start a new loop with your settings, or drop them to resume %s", loopID, strings.Join(parts, "; "), loopID)
 	}
-	return "evolve"
+	return stored.WithPortable(l.Settings, given), nil
+}
+
+// describe names where a key's value came from, as the user wrote it.
+func (l *Loaded) describe(key string) string {
+	switch l.Origin[key] {
+	case FromFlag:
+		for flag, k := range FlagKeys {
+			if k == key {
+				return "--" + flag
+			}
+		}
+		return "--" + strings.NewReplacer("_", "-", ".", "-").Replace(key)
+	case FromEnv:
+		for name, k := range EnvNames {
+			if k == key {
+				return name
+			}
+		}
+		return "NNGPT_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(key))
+	case FromFile:
+		return l.File + ": " + key
+	}
+	return key
 }
 
 // Setting is one key of the effective configuration.
@@ -289,8 +282,8 @@ type Setting struct {
 	Source Source `json:"source"`
 }
 
-// Settings lists every key with its value and origin, sorted by key.
-func (l *Loaded) Settings() []Setting {
+// Effective lists every key with its value and origin, sorted by key.
+func (l *Loaded) Effective() []Setting {
 	keys := l.k.Keys()
 	sort.Strings(keys)
 	out := make([]Setting, 0, len(keys))

@@ -3,7 +3,6 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -89,25 +88,5 @@ func TestBadConfig(t *testing.T) {
 				t.Fatalf("accepted %q", tc.yaml)
 			}
 		})
-	}
-}
-
-func TestRAGBlocks(t *testing.T) {
-	tests := []struct {
-		rag   string
-		names []string
-		all   bool
-	}{
-		{"", nil, false},
-		{"all", nil, true},
-		{"a.B, c.D ,", []string{"a.B", "c.D"}, false},
-		{"all,x", []string{"x"}, true},
-	}
-	for _, tc := range tests {
-		c := Config{RAG: tc.rag}
-		names, all := c.RAGBlocks()
-		if all != tc.all || strings.Join(names, "|") != strings.Join(tc.names, "|") {
-			t.Errorf("RAGBlocks(%q) = %v, %v; want %v, %v", tc.rag, names, all, tc.names, tc.all)
-		}
 	}
 }

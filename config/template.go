@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -44,9 +46,14 @@ rag: ""
 # learned recommender answers when the LLM's proposal is refused).
 recommender: learned
 
+# Where this machine runs it: not stored with a loop, so a loop may resume
+# elsewhere.
 workers: 0              # trainings at once (0: fit the cores)
 device: cpu             # cpu, cuda or cuda:N
 python: ""              # a python3 that can import torch ("": search PATH and /usr/bin/python3)
+sandbox: auto           # auto (bubblewrap where it runs, else limits only, loudly), bwrap (required),
+                        # none (limits only; must be given on the command line: --sandbox none)
+cache_dir: ""           # worker code and prepared datasets (env NNGPT_CACHE; "": the user cache folder)
 max_params: 5000000     # parameter limit per model
 batch: 64               # batch size when the generator proposes none
 
@@ -106,16 +113,24 @@ var durationKeys = map[string]bool{"time_budget": true, "llm.timeout": true}
 
 // Display formats a setting's value for people.
 func (s Setting) Display() string {
-	if durationKeys[s.Key] {
-		switch v := s.Value.(type) {
-		case int64:
+	switch v := s.Value.(type) {
+	case float64: // the defaults' JSON numbers
+		if durationKeys[s.Key] {
 			return time.Duration(v).String()
-		case time.Duration:
-			return v.String()
 		}
-	}
-	if str, ok := s.Value.(string); ok && str == "" {
-		return `""`
+		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatInt(int64(v), 10)
+		}
+	case int64:
+		if durationKeys[s.Key] {
+			return time.Duration(v).String()
+		}
+	case time.Duration:
+		return v.String()
+	case string:
+		if v == "" {
+			return `""`
+		}
 	}
 	return fmt.Sprint(s.Value)
 }

@@ -62,7 +62,7 @@ type Options struct {
 	// the generator's n-shot prompt carries them (0: none).
 	Shots int
 	// MaxParams is the parameter limit the prompt states (0:
-	// DefaultMaxParams); the loop passes its own.
+	// lemur.DefaultMaxParams); the loop passes its own.
 	MaxParams int64
 	// Template replaces the user turn with a text/template over Pair
 	// (functions acc and code); the system turn stays the generator's

@@ -5,14 +5,9 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/prompt"
-	"github.com/nngpt/nngpt/synth/llmgen"
 )
-
-// DefaultMaxParams is the parameter limit the prompt states when Options
-// gives none; it is llmgen's default, so the examples read like the
-// generator's own prompts.
-const DefaultMaxParams = 5_000_000
 
 // prompter renders the system and user turns of a pair. By default they
 // are exactly what the LLM generator sends for an n-shot improvement with
@@ -36,7 +31,7 @@ var funcs = template.FuncMap{
 func newPrompter(opt Options) (*prompter, error) {
 	p := &prompter{set: opt.Prompts, system: opt.System, maxParams: opt.MaxParams}
 	if p.maxParams <= 0 {
-		p.maxParams = DefaultMaxParams
+		p.maxParams = lemur.DefaultMaxParams
 	}
 	if opt.Template != "" {
 		t, err := template.New("custom template").Funcs(funcs).Option("missingkey=error").Parse(opt.Template)
@@ -66,8 +61,8 @@ func (p *prompter) known(dataset string) bool {
 	if p.custom != nil {
 		return true
 	}
-	_, ok := llmgen.KnownDatasets[dataset]
-	return ok
+	d, ok := lemur.Dataset(dataset)
+	return ok && d.Shape != [3]int{}
 }
 
 func (p *prompter) messages(pr Pair) (system, user string, err error) {
@@ -91,8 +86,8 @@ func (p *prompter) messages(pr Pair) (system, user string, err error) {
 
 // nshot renders the generator's n-shot prompt for the pair's baseline.
 func (p *prompter) nshot(pr Pair) (system, user string, err error) {
-	k, ok := llmgen.KnownDatasets[pr.Dataset]
-	if !ok {
+	k, ok := lemur.Dataset(pr.Dataset)
+	if !ok || k.Shape == [3]int{} {
 		return "", "", fmt.Errorf("finetune: dataset %q: its classes and input shape are unknown to the prompt", pr.Dataset)
 	}
 	task := prompt.Task{Task: pr.Task, Dataset: pr.Dataset, Metric: pr.Metric, Classes: k.Classes,

@@ -9,8 +9,6 @@ import (
 
 	"github.com/nngpt/nngpt/corpus"
 	"github.com/nngpt/nngpt/gate"
-	"github.com/nngpt/nngpt/pyast"
-	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth"
 	"github.com/nngpt/nngpt/synth/evolve"
 	"github.com/nngpt/nngpt/zoo"
@@ -41,29 +39,20 @@ func BenchmarkCoordinatorOverhead(b *testing.B) {
 			return out, err
 		})}
 		eng := newEngine(st, &fakeExec{trains: map[string]int{}}, gen)
-		eng.Check = func(ctx context.Context, c *synth.Candidate) synth.Verdict {
-			v, err := gt.Check(ctx, gate.Candidate{Name: c.Name, Code: c.Code})
-			if err != nil || !v.Accepted() {
-				return synth.Reject("gate", v.Reason.String(), v.Detail)
-			}
-			return synth.Verdict{Status: synth.StatusAccepted}
-		}
-		eng.Learn = func(row store.CandidateRow) {
-			gt.Index().Add(row.Name, pyast.CodeIDs([]byte(row.Code)), gate.SourceCandidate)
-		}
+		eng.Gate = gate.SynthChecker{Gate: gt}
 		var per []time.Duration
 		var cycleStart time.Time
 		cfg := testConfig()
 		cfg.Cycles, cfg.Candidates = 6, 8
 		eng.Observe = func(e Event) {
 			switch e.Type {
-			case "cycle":
+			case EventCycle:
 				cycleStart = time.Now()
-			case "cycle_done":
+			case EventCycleDone:
 				per = append(per, time.Since(cycleStart)/time.Duration(cfg.Candidates))
 			}
 		}
-		if _, err := eng.Run(ctx, Options{Config: cfg}); err != nil {
+		if _, err := runLoop(ctx, eng, cfg); err != nil {
 			b.Fatal(err)
 		}
 		sort.Slice(per, func(i, j int) bool { return per[i] < per[j] })

@@ -11,8 +11,6 @@ package loop
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,51 +18,26 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nngpt/nngpt/config"
+	"github.com/nngpt/nngpt/corpus"
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/synth"
 )
 
-// Engine runs loops. Its collaborators are fields so tests and the CLI wire
-// them; Store, Generator, Exec and Data are required.
+// Engine runs loops. Store, Generator, Exec and Data are required; the
+// other collaborators are optional.
 type Engine struct {
 	Store     store.Store
 	Generator synth.Generator
 	Exec      runner.Executor
 	Data      *runner.Dataset
-	// Check runs the static gates and dedup on a new candidate; nil accepts
-	// everything. It must treat code identical to the candidate's own
-	// earlier check (after a crash) as passing, not as a duplicate.
-	Check func(ctx context.Context, c *synth.Candidate) synth.Verdict
-	// Hyperparameters settles a new candidate's hyperparameters (model keys,
-	// batch and transform) before it is journaled: the generator's (an LLM's
-	// <hp>) when usable, else a recommender's; source names which. It must be
-	// deterministic for a given corpus, since a resumed cycle asks again.
-	// nil, or an error, keeps the generator's.
-	Hyperparameters func(ctx context.Context, c *synth.Candidate) (prm lemur.Dict, source string, err error)
-	// Learn tells the dedup index about a candidate that passed the gate
-	// before this process started (earlier cycles, other loops): the index
-	// then matches the one an uninterrupted run would have. nil: no index.
-	Learn func(row store.CandidateRow)
-	// Prune decides after an epoch whether a run is hopeless; nil never
-	// prunes. predicted is the predicted best accuracy it judged by.
-	Prune func(row *store.CandidateRow, e runner.EpochResult) (stop bool, predicted float64)
-	// Start runs once the loop is chosen, before its first cycle (a
-	// resumed loop picks up its fine-tuned model there); an error stops it.
-	Start func(ctx context.Context, l store.Loop) error
-	// Finished is told of every candidate that finished training (done,
-	// failed or pruned); nil: nobody listens.
-	Finished func(row store.CandidateRow)
-	// BeforeCycle runs before a cycle generates, the cycle a resumed loop
-	// goes on with included; an error stops the loop. What it changes must
-	// follow from the journal alone, so a resumed cycle generates what an
-	// uninterrupted one would.
-	BeforeCycle func(ctx context.Context, l store.Loop, cycle int) error
-	// AfterCycle runs after a cycle's admissions (fine-tune hook); an error
-	// stops the loop.
-	AfterCycle func(ctx context.Context, l store.Loop, cycle int) error
+	Device    string // cpu, cuda, cuda:N
+	Gate      Gate   // nil accepts everything
+	HP        HPSource
+	Pruner    Pruner
+	Hooks     []Hook
 	// Observe receives progress events; nil drops them. Called from several
 	// goroutines, one event at a time.
 	Observe func(Event)
@@ -75,18 +48,63 @@ type Engine struct {
 	mu sync.Mutex // serialises Observe
 }
 
-// Options choose the loop to run.
-type Options struct {
-	Config config.Config
-	// Resume continues this loop ("" : the latest unfinished one).
-	Resume string
-	// New starts a new loop even when an unfinished one exists.
-	New bool
+// Gate runs the static gates and dedup on new candidates.
+type Gate interface {
+	// Check judges a new candidate. It must treat code identical to the
+	// candidate's own earlier check (after a crash) as passing, not as a
+	// duplicate.
+	Check(ctx context.Context, c *synth.Candidate) synth.Verdict
+	// Learn tells the dedup index about a candidate that passed the gate
+	// before this process started (earlier cycles, other loops), so the
+	// index matches the one an uninterrupted run would have.
+	Learn(name, code string)
 }
+
+// HPSource settles a new candidate's hyperparameters (model keys, batch
+// and transform) before it is journaled: the generator's (an LLM's <hp>)
+// when usable, else a recommender's; source names which. It must be
+// deterministic for a given corpus, since a resumed cycle asks again. An
+// error keeps the generator's.
+type HPSource interface {
+	Hyperparameters(ctx context.Context, c *synth.Candidate) (prm lemur.Dict, source string, err error)
+}
+
+// Pruner stops hopeless runs between epochs.
+type Pruner interface {
+	// Prune decides after an epoch (1-based) with accuracy acc whether a
+	// run is hopeless; predicted is the predicted best accuracy it judged by.
+	Prune(ctx context.Context, row *store.CandidateRow, epoch int, acc float64) (stop bool, predicted float64)
+	// Finished is told of every candidate that finished training (done,
+	// failed or pruned), so later decisions see this loop's results.
+	Finished(row store.CandidateRow)
+}
+
+// Hook runs around cycles (evolve's policy, the fine-tune step). What
+// BeforeCycle changes must follow from the journal alone, so a resumed
+// cycle generates what an uninterrupted one would; it also runs before the
+// cycle a resumed loop goes on with. An error stops the loop.
+type Hook interface {
+	BeforeCycle(ctx context.Context, l store.Loop, cycle int) error
+	AfterCycle(ctx context.Context, l store.Loop, cycle int) error
+}
+
+// EventKind names what an Event reports.
+type EventKind string
+
+const (
+	EventLoop      EventKind = "loop"       // started, resumed, time budget spent (Message)
+	EventCycle     EventKind = "cycle"      // a cycle begins
+	EventCandidate EventKind = "candidate"  // a candidate's journal row changed
+	EventBatch     EventKind = "batch"      // training progress within an epoch
+	EventEpoch     EventKind = "epoch"      // an epoch finished
+	EventAdmitted  EventKind = "admitted"   // a candidate joined the corpus
+	EventCycleDone EventKind = "cycle_done" // every candidate of the cycle is final
+	EventLoopDone  EventKind = "loop_done"  // the loop ended
+)
 
 // Event is one step of the loop, for progress displays and --json.
 type Event struct {
-	Type      string              `json:"type"` // loop, cycle, candidate, batch, epoch, admitted, cycle_done, loop_done
+	Type      EventKind           `json:"type"`
 	Loop      string              `json:"loop"`
 	Cycle     int                 `json:"cycle,omitempty"`
 	Cycles    int                 `json:"cycles,omitempty"`
@@ -125,71 +143,71 @@ func (e *Engine) log() *slog.Logger {
 	return slog.Default()
 }
 
-// Run runs (or resumes) a loop to its end, ctx's end or the time budget.
-func (e *Engine) Run(ctx context.Context, opt Options) (*Result, error) {
-	cfg := opt.Config
-	l, resumed, err := e.openLoop(ctx, opt)
-	if err != nil {
-		return nil, err
-	}
-	if resumed {
-		// The stored settings win: the candidates already made depend on them.
-		if err := json.Unmarshal([]byte(l.Config), &cfg); err != nil {
-			return nil, fmt.Errorf("loop %s: stored settings unreadable: %w", l.ID, err)
+// Run runs the planned loop (new or resumed, see Resolve) to its end, ctx's
+// end or the time budget (0: none), whichever comes first.
+func (e *Engine) Run(ctx context.Context, plan Plan, budget time.Duration) (*Result, error) {
+	l, set := plan.Loop, plan.Settings
+	if !plan.Resumed {
+		if err := e.Store.PutLoop(ctx, l); err != nil {
+			return nil, err
+		}
+	} else if l.Status != store.LoopRunning {
+		l.Status = store.LoopRunning
+		if err := e.Store.PutLoop(ctx, l); err != nil {
+			return nil, err
 		}
 	}
 	if err := e.learnPast(ctx, l); err != nil {
 		return nil, err
 	}
-	if e.Start != nil {
-		if err := e.Start(ctx, l); err != nil {
-			return nil, err
-		}
-	}
-	e.emit(Event{Type: "loop", Loop: l.ID, Cycles: l.Cycles, Message: map[bool]string{true: "resumed", false: "started"}[resumed]})
+	e.emit(Event{Type: EventLoop, Loop: l.ID, Cycles: l.Cycles, Message: map[bool]string{true: "resumed", false: "started"}[plan.Resumed]})
 	start := time.Now()
-	res := &Result{Resumed: resumed}
+	res := &Result{Resumed: plan.Resumed}
+	interrupted := func(err error) (*Result, error) {
+		l.Status = store.LoopInterrupted
+		e.Store.PutLoop(context.WithoutCancel(ctx), l)
+		res.Loop = l
+		res.Candidates, _ = e.Store.Candidates(context.WithoutCancel(ctx), l.ID)
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
+		}
+		return res, err
+	}
 	for cycle := l.CycleDone + 1; cycle <= l.Cycles; cycle++ {
-		if cfg.TimeBudget > 0 && time.Since(start) > cfg.TimeBudget {
-			e.emit(Event{Type: "loop", Loop: l.ID, Message: "time budget spent"})
+		if budget > 0 && time.Since(start) > budget {
+			e.emit(Event{Type: EventLoop, Loop: l.ID, Message: "time budget spent"})
 			break
 		}
-		if e.BeforeCycle != nil {
-			if err := e.BeforeCycle(ctx, l, cycle); err != nil {
-				return res, fmt.Errorf("before cycle %d: %w", cycle, err)
+		for _, h := range e.Hooks {
+			if err := h.BeforeCycle(ctx, l, cycle); err != nil {
+				return interrupted(fmt.Errorf("before cycle %d: %w", cycle, err))
 			}
 		}
-		if err := e.cycle(ctx, &l, cfg, cycle); err != nil {
-			l.Status = "interrupted"
-			e.Store.PutLoop(context.WithoutCancel(ctx), l)
-			res.Loop = l
-			res.Candidates, _ = e.Store.Candidates(context.WithoutCancel(ctx), l.ID)
-			if ctx.Err() != nil {
-				return res, fmt.Errorf("%w: %w", ErrInterrupted, ctx.Err())
-			}
-			return res, err
+		if err := e.cycle(ctx, &l, set, cycle); err != nil {
+			return interrupted(err)
 		}
 		l.CycleDone = cycle
 		if err := e.Store.PutLoop(ctx, l); err != nil {
 			return res, err
 		}
-		e.emit(Event{Type: "cycle_done", Loop: l.ID, Cycle: cycle, Cycles: l.Cycles})
-		if e.AfterCycle != nil {
-			if err := e.AfterCycle(ctx, l, cycle); err != nil {
-				return res, fmt.Errorf("after cycle %d: %w", cycle, err)
+		e.emit(Event{Type: EventCycleDone, Loop: l.ID, Cycle: cycle, Cycles: l.Cycles})
+		for _, h := range e.Hooks {
+			if err := h.AfterCycle(ctx, l, cycle); err != nil {
+				return interrupted(fmt.Errorf("after cycle %d: %w", cycle, err))
 			}
 		}
 	}
-	l.Status = "done"
+	l.Status = store.LoopDone
 	if l.CycleDone < l.Cycles {
-		l.Status = "stopped"
+		l.Status = store.LoopStopped
 	}
 	if err := e.Store.PutLoop(ctx, l); err != nil {
 		return res, err
 	}
 	res.Loop = l
+	var err error
 	res.Candidates, err = e.Store.Candidates(ctx, l.ID)
-	e.emit(Event{Type: "loop_done", Loop: l.ID, Cycles: l.Cycles})
+	e.emit(Event{Type: EventLoopDone, Loop: l.ID, Cycles: l.Cycles})
 	return res, err
 }
 
@@ -205,7 +223,7 @@ func passedGate(s string) bool {
 // learnPast feeds Learn the candidates of other loops and of this loop's
 // finished cycles.
 func (e *Engine) learnPast(ctx context.Context, l store.Loop) error {
-	if e.Learn == nil {
+	if e.Gate == nil {
 		return nil
 	}
 	loops, err := e.Store.Loops(ctx)
@@ -219,57 +237,17 @@ func (e *Engine) learnPast(ctx context.Context, l store.Loop) error {
 		}
 		for _, r := range rows {
 			if passedGate(r.State) && (other.ID != l.ID || r.Cycle <= l.CycleDone) {
-				e.Learn(r)
+				e.Gate.Learn(r.Name, r.Code)
 			}
 		}
 	}
 	return nil
 }
 
-// openLoop finds the loop to resume or starts a new one.
-func (e *Engine) openLoop(ctx context.Context, opt Options) (store.Loop, bool, error) {
-	if opt.Resume != "" {
-		l, ok, err := e.Store.GetLoop(ctx, opt.Resume)
-		if err != nil {
-			return l, false, err
-		}
-		if !ok {
-			return l, false, fmt.Errorf("no loop %q in this workspace (`nngpt report --list` lists them)", opt.Resume)
-		}
-		return l, true, nil
-	}
-	if !opt.New {
-		loops, err := e.Store.Loops(ctx)
-		if err != nil {
-			return store.Loop{}, false, err
-		}
-		if len(loops) > 0 && loops[0].Status != "done" && loops[0].Status != "stopped" {
-			return loops[0], true, nil
-		}
-	}
-	cfg := opt.Config
-	if cfg.Seed == 0 {
-		var b [4]byte
-		rand.Read(b[:])
-		cfg.Seed = int64(b[0])<<24 | int64(b[1])<<16 | int64(b[2])<<8 | int64(b[3]) | 1
-	}
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		return store.Loop{}, false, err
-	}
-	var id [4]byte
-	rand.Read(id[:])
-	l := store.Loop{
-		ID:     time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(id[:]),
-		Status: "running", Config: string(js), Seed: cfg.Seed, Cycles: cfg.Cycles,
-	}
-	return l, false, e.Store.PutLoop(ctx, l)
-}
-
 // cycle runs one cycle to the end: every candidate final, the good ones
 // admitted into the corpus.
-func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg config.Config, cycle int) error {
-	e.emit(Event{Type: "cycle", Loop: l.ID, Cycle: cycle, Cycles: l.Cycles})
+func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg Settings, cycle int) error {
+	e.emit(Event{Type: EventCycle, Loop: l.ID, Cycle: cycle, Cycles: l.Cycles})
 	all, err := e.Store.Candidates(ctx, l.ID)
 	if err != nil {
 		return err
@@ -295,8 +273,8 @@ func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg config.Config, cy
 	// Candidates of this cycle gated before a crash belong in the index
 	// before the rest is checked against it, as they were then.
 	for _, r := range rows {
-		if e.Learn != nil && passedGate(r.State) {
-			e.Learn(r)
+		if e.Gate != nil && passedGate(r.State) {
+			e.Gate.Learn(r.Name, r.Code)
 		}
 	}
 	// Gate what was generated but not checked yet.
@@ -349,9 +327,8 @@ func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg config.Config, cy
 
 // generate asks the generator for the cycle's candidates and journals the
 // ones whose index is not there yet.
-func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg config.Config, cycle int, have map[int]store.CandidateRow) error {
-	req := synth.Request{N: cfg.Candidates, Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Shots: cfg.LLM.Shots,
-		Seed: l.Seed*1000 + int64(cycle)}
+func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg Settings, cycle int, have map[int]store.CandidateRow) error {
+	req := cfg.Request(cfg.Candidates, l.Seed*1000+int64(cycle))
 	i := 0
 	for c, err := range e.Generator.Generate(ctx, req) {
 		if err != nil {
@@ -359,8 +336,8 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg config.Config,
 		}
 		if _, ok := have[i]; !ok {
 			source := "generator"
-			if e.Hyperparameters != nil && c.Verdict.OK() {
-				if prm, src, err := e.Hyperparameters(ctx, c); err == nil {
+			if e.HP != nil && c.Verdict.OK() {
+				if prm, src, err := e.HP.Hyperparameters(ctx, c); err == nil {
 					tr, _ := prm.String("transform")
 					c.HP, c.Transform, source = prm.Without("transform"), tr, src
 				} else {
@@ -381,7 +358,7 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg config.Config,
 	return nil
 }
 
-func (e *Engine) rowFrom(loopID string, cfg config.Config, cycle, i int, c *synth.Candidate, hpSource string) store.CandidateRow {
+func (e *Engine) rowFrom(loopID string, cfg Settings, cycle, i int, c *synth.Candidate, hpSource string) store.CandidateRow {
 	prm := append(lemur.Dict(nil), c.HP...)
 	if _, ok := prm.Get("batch"); !ok {
 		prm = prm.Set("batch", int64(cfg.Batch))
@@ -416,13 +393,13 @@ func (e *Engine) rowFrom(loopID string, cfg config.Config, cycle, i int, c *synt
 
 // gate runs the static checks and dedup and sets the row's state.
 func (e *Engine) gate(ctx context.Context, row *store.CandidateRow) {
-	if e.Check == nil {
+	if e.Gate == nil {
 		row.State = store.StateGated
 		return
 	}
 	c := synth.New(row.Generator, row.Code)
 	c.HP, c.Parents, c.Operators = row.Prm, row.Parents, row.Operators
-	v := e.Check(ctx, c)
+	v := e.Gate.Check(ctx, c)
 	switch {
 	case v.Status == synth.StatusDuplicate && v.DuplicateOf != row.Name && v.DuplicateOf != row.CodeID:
 		row.State, row.Reason, row.Detail = store.StateDuplicate, nonEmpty(v.Reason, "duplicate"), v.DuplicateOf
@@ -441,7 +418,7 @@ func nonEmpty(s, def string) string {
 }
 
 // train runs one candidate through the executor, journaling its progress.
-func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.CandidateRow) error {
+func (e *Engine) train(ctx context.Context, cfg Settings, row *store.CandidateRow) error {
 	batch := cfg.Batch
 	if v, ok := row.Prm.Get("batch"); ok {
 		if b, ok := lemur.AsFloat(v); ok && b >= 1 {
@@ -452,15 +429,15 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 	var mu sync.Mutex // guards row between OnEpoch and this goroutine
 	job := runner.Job{
 		Name: row.Name, Code: row.Code, Data: e.Data, Prm: row.Prm.Without("batch", "transform"),
-		Batch: batch, Transform: tr, Epochs: cfg.Epochs, Device: cfg.Device, MaxParams: cfg.MaxParams,
+		Batch: batch, Transform: tr, Epochs: cfg.Epochs, Device: e.Device, MaxParams: cfg.MaxParams,
 		Seed: seedOf(row),
 		OnEpoch: func(ep runner.EpochResult) runner.Decision {
-			if e.Prune == nil {
+			if e.Pruner == nil {
 				return runner.Continue
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if stop, predicted := e.Prune(row, ep); stop {
+			if stop, predicted := e.Pruner.Prune(ctx, row, ep.Epoch, ep.Accuracy); stop {
 				row.Predicted = &predicted
 				return runner.Stop
 			}
@@ -481,13 +458,13 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 				err = e.save(ctx, row)
 			}
 		case runner.EventBatch:
-			e.emit(Event{Type: "batch", Loop: row.LoopID, Cycle: row.Cycle, Candidate: &store.CandidateRow{ID: row.ID, Name: row.Name},
+			e.emit(Event{Type: EventBatch, Loop: row.LoopID, Cycle: row.Cycle, Candidate: &store.CandidateRow{ID: row.ID, Name: row.Name},
 				Progress: ev.Progress})
 		case runner.EventEpoch:
 			row.Epochs = append(row.Epochs, ev.Epoch.Accuracy)
 			row.Durations = append(row.Durations, ev.Epoch.Duration)
 			err = e.save(ctx, row)
-			e.emit(Event{Type: "epoch", Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row), Epoch: ev.Epoch})
+			e.emit(Event{Type: EventEpoch, Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row), Epoch: ev.Epoch})
 		}
 		mu.Unlock()
 		if err != nil {
@@ -508,7 +485,7 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 	}
 	// The run record (stage reached, failure, log tail, versions, seed)
 	// goes first: a crash before the row's final state retrains it anyway.
-	if err := e.Store.PutRun(context.WithoutCancel(ctx), res.RunRecord("loop", row.Pipeline)); err != nil {
+	if err := e.Store.PutRun(context.WithoutCancel(ctx), corpus.RunRecord(res, "loop", row.Pipeline)); err != nil {
 		return err
 	}
 	mu.Lock()
@@ -527,7 +504,7 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 		row.State, row.Reason = store.StateFailed, string(res.Failure.Kind)
 		row.Detail = res.Failure.Message
 		if res.Failure.Traceback != "" {
-			row.Detail += "\n" + tail(res.Failure.Traceback, 2000)
+			row.Detail += "\n" + text.Tail(res.Failure.Traceback, 2000)
 		}
 	case res.Stopped && row.Predicted != nil:
 		row.State, row.Reason = store.StatePruned, "predicted_below_bar"
@@ -537,8 +514,8 @@ func (e *Engine) train(ctx context.Context, cfg config.Config, row *store.Candid
 	if err := e.save(ctx, row); err != nil {
 		return err
 	}
-	if e.Finished != nil {
-		e.Finished(*row)
+	if e.Pruner != nil {
+		e.Pruner.Finished(*row)
 	}
 	return nil
 }
@@ -551,18 +528,11 @@ func seedOf(row *store.CandidateRow) int64 {
 	return r.Seed
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // admit puts the cycle's good models into the corpus: their code in the nn
 // table and their epochs as LEMUR stat rows. Re-running it is harmless.
-func (e *Engine) admit(ctx context.Context, cfg config.Config, rows []store.CandidateRow) error {
+func (e *Engine) admit(ctx context.Context, cfg Settings, rows []store.CandidateRow) error {
 	bar := cfg.Admit * e.Data.Chance()
 	for i := range rows {
 		row := &rows[i]
@@ -585,7 +555,7 @@ func (e *Engine) admit(ctx context.Context, cfg config.Config, rows []store.Cand
 		if err := e.save(ctx, row); err != nil {
 			return err
 		}
-		e.emit(Event{Type: "admitted", Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row)})
+		e.emit(Event{Type: EventAdmitted, Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row)})
 	}
 	return nil
 }
@@ -596,6 +566,6 @@ func (e *Engine) save(ctx context.Context, row *store.CandidateRow) error {
 	if err := e.Store.PutCandidate(context.WithoutCancel(ctx), *row); err != nil {
 		return err
 	}
-	e.emit(Event{Type: "candidate", Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row)})
+	e.emit(Event{Type: EventCandidate, Loop: row.LoopID, Cycle: row.Cycle, Candidate: ptr(*row)})
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
@@ -94,11 +93,32 @@ func newEngine(st store.Store, ex *fakeExec, gen synth.Generator) *Engine {
 	return &Engine{Store: st, Generator: gen, Exec: ex, Data: &runner.Dataset{Name: "shapes", Classes: 10}}
 }
 
-func testConfig() config.Config {
-	c := config.Default()
+func testConfig() Settings {
+	c := DefaultSettings()
 	c.Cycles, c.Candidates, c.Seed = 2, 3, 42
 	return c
 }
+
+// runLoop resolves and runs a loop as `nngpt run` does.
+func runLoop(ctx context.Context, eng *Engine, s Settings) (*Result, error) {
+	plan, err := Resolve(ctx, eng.Store, Selection{}, s)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Run(ctx, plan, 0)
+}
+
+// checkFunc is a Gate from a function; Learn does nothing.
+type checkFunc func(ctx context.Context, c *synth.Candidate) synth.Verdict
+
+func (f checkFunc) Check(ctx context.Context, c *synth.Candidate) synth.Verdict { return f(ctx, c) }
+func (checkFunc) Learn(string, string)                                          {}
+
+// beforeFunc is a Hook that runs a function before each cycle.
+type beforeFunc func(ctx context.Context, l store.Loop, cycle int) error
+
+func (f beforeFunc) BeforeCycle(ctx context.Context, l store.Loop, cycle int) error { return f(ctx, l, cycle) }
+func (beforeFunc) AfterCycle(context.Context, store.Loop, int) error                { return nil }
 
 func openStore(t testing.TB, path string) store.Store {
 	t.Helper()
@@ -116,16 +136,16 @@ func TestLoopRecordsAndAdmits(t *testing.T) {
 	ex := &fakeExec{trains: map[string]int{}}
 	eng := newEngine(st, ex, fakeGen{dup: true})
 	dedup := map[string]string{}
-	eng.Check = func(ctx context.Context, c *synth.Candidate) synth.Verdict {
+	eng.Gate = checkFunc(func(ctx context.Context, c *synth.Candidate) synth.Verdict {
 		if prev, ok := dedup[c.ID]; ok {
 			return synth.Verdict{Status: synth.StatusDuplicate, DuplicateOf: prev}
 		}
 		dedup[c.ID] = c.Name + "-first"
 		return synth.Verdict{Status: synth.StatusAccepted}
-	}
-	var events []string
+	})
+	var events []EventKind
 	eng.Observe = func(e Event) { events = append(events, e.Type) }
-	res, err := eng.Run(ctx, Options{Config: testConfig()})
+	res, err := runLoop(ctx, eng, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +174,7 @@ func TestLoopRecordsAndAdmits(t *testing.T) {
 	if err != nil || c.Codes != 2 || c.Records != 2 {
 		t.Fatalf("corpus %+v %v", c, err)
 	}
-	if events[0] != "loop" || events[len(events)-1] != "loop_done" {
+	if events[0] != EventLoop || events[len(events)-1] != EventLoopDone {
 		t.Fatalf("events %v", events)
 	}
 }
@@ -168,21 +188,22 @@ func TestLoopResumes(t *testing.T) {
 	ex := &fakeExec{trains: map[string]int{}, block: make(chan struct{})}
 	eng := newEngine(st, ex, fakeGen{})
 	var before []int
-	eng.BeforeCycle = func(_ context.Context, _ store.Loop, cycle int) error {
+	hook := beforeFunc(func(_ context.Context, _ store.Loop, cycle int) error {
 		before = append(before, cycle)
 		return nil
-	}
+	})
+	eng.Hooks = []Hook{hook}
 	cctx, cancel := context.WithCancel(ctx)
 	running := 0
 	eng.Observe = func(e Event) {
-		if e.Type == "candidate" && e.Candidate.State == store.StateRunning {
+		if e.Type == EventCandidate && e.Candidate.State == store.StateRunning {
 			running++
 			if running == 3 {
 				cancel() // every candidate of cycle 1 is running: "kill" the coordinator
 			}
 		}
 	}
-	res, err := eng.Run(cctx, Options{Config: testConfig()})
+	res, err := runLoop(cctx, eng, testConfig())
 	if err == nil {
 		t.Fatal("interrupted run returned no error")
 	}
@@ -200,8 +221,8 @@ func TestLoopResumes(t *testing.T) {
 	ex.block = nil
 	ex.mu.Unlock()
 	eng2 := newEngine(st2, ex, fakeGen{})
-	eng2.BeforeCycle = eng.BeforeCycle
-	res, err = eng2.Run(ctx, Options{Config: testConfig()})
+	eng2.Hooks = []Hook{hook}
+	res, err = runLoop(ctx, eng2, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +246,7 @@ func TestLoopResumes(t *testing.T) {
 		}
 	}
 	// With nothing unfinished, the next run starts a new loop.
-	res, err = eng2.Run(ctx, Options{Config: testConfig()})
+	res, err = runLoop(ctx, eng2, testConfig())
 	if err != nil || res.Resumed || res.Loop.Status != "done" {
 		t.Fatalf("next loop: %v resumed=%v %+v", err, res.Resumed, res.Loop)
 	}
@@ -235,7 +256,7 @@ func TestLoopStoresRunRecords(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, filepath.Join(t.TempDir(), "nngpt.db"))
 	eng := newEngine(st, &fakeExec{trains: map[string]int{}}, fakeGen{})
-	res, err := eng.Run(ctx, Options{Config: testConfig()})
+	res, err := runLoop(ctx, eng, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

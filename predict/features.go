@@ -40,21 +40,14 @@ func InputOf(r *Run, k int, code CodeFeatures) Input {
 		Acc: r.Acc[:min(k, len(r.Acc))], Dur: r.Dur[:min(k, len(r.Dur))], MaxEpoch: r.MaxEpoch(), Code: code}
 }
 
-// datasetClasses are the class counts of LEMUR's classification datasets;
-// chance accuracy is 1/classes.
-var datasetClasses = map[string]int{
-	"cifar-10": 10, "cifar-100": 100, "mnist": 10, "svhn": 10, "imagenette": 10,
-	"celeba-gender": 2, "places365": 365,
-}
-
 // Chance is the accuracy of a uniform guess on a classification dataset
 // LEMUR knows, and 0 otherwise.
 func Chance(task, dataset string) float64 {
 	if task != "img-classification" {
 		return 0
 	}
-	if c, ok := datasetClasses[dataset]; ok {
-		return 1 / float64(c)
+	if d, ok := lemur.Dataset(dataset); ok {
+		return d.Chance()
 	}
 	return 0
 }

@@ -207,7 +207,7 @@ func (p *Pruner) Decide(ctx context.Context, s RunState) (Decision, error) {
 	upper := pred.High + p.Policy.Margin
 	adm := p.Policy.Admission
 	if adm == 0 {
-		adm = 1.2 * Chance(s.Task, s.Dataset)
+		adm = lemur.AdmitFactor * Chance(s.Task, s.Dataset)
 	}
 	if adm > 0 && upper < adm {
 		d.Stop, d.Bar = true, adm

@@ -20,10 +20,6 @@ import (
 	"github.com/nngpt/nngpt/worker"
 )
 
-// Datasets the worker can prepare. "shapes" is generated; the others are
-// read from their standard files in a data folder (LEMUR's spelling).
-var DatasetNames = []string{"shapes", "cifar-10", "cifar-100", "mnist", "fashion-mnist", "svhn"}
-
 // DatasetSpec says which dataset to prepare and how.
 type DatasetSpec struct {
 	Name string
@@ -179,12 +175,8 @@ type Datasets struct {
 // only for Download).
 func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*Dataset, error) {
 	spec = spec.withDefaults()
-	known := false
-	for _, n := range DatasetNames {
-		known = known || n == spec.Name
-	}
-	if !known {
-		return nil, fmt.Errorf("dataset %q: want one of %s", spec.Name, strings.Join(DatasetNames, ", "))
+	if _, err := lemur.TrainableDataset(spec.Name); err != nil {
+		return nil, err
 	}
 	cache := ds.CacheDir
 	if cache == "" {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nngpt/nngpt/lemur"
@@ -34,6 +35,15 @@ const (
 	StageEval     Stage = "eval"     // logits for the test split
 	StageDone     Stage = "done"     // every requested epoch (or a stop) finished
 )
+
+// Stages lists every stage in the order a run passes them.
+var Stages = []Stage{StageStart, StageParse, StageContract, StageBuild, StageForward, StageParams, StageTrain, StageEval, StageDone}
+
+// AtLeast reports whether a run that reached s got at least as far as want.
+func (s Stage) AtLeast(want Stage) bool {
+	si, wi := slices.Index(Stages, s), slices.Index(Stages, want)
+	return si >= 0 && wi >= 0 && si >= wi
+}
 
 // FailKind says why a run failed. Model faults and sandbox refusals have
 // their own kinds so callers (the gate, the loop's statistics) can count them.
@@ -147,7 +157,7 @@ type Job struct {
 var DefaultHyperparameters = lemur.Dict{{Key: "lr", Value: 0.01}, {Key: "momentum", Value: 0.9}, {Key: "dropout", Value: 0.2}}
 
 // DefaultMaxParams is the parameter limit when Job.MaxParams is 0.
-const DefaultMaxParams = 5_000_000
+const DefaultMaxParams = lemur.DefaultMaxParams
 
 // Decision is what OnEpoch returns.
 type Decision int

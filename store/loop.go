@@ -31,17 +31,30 @@ func Final(s string) bool {
 	return false
 }
 
+// LoopStatus is where a loop stands.
+type LoopStatus string
+
+const (
+	LoopRunning     LoopStatus = "running"     // a coordinator is (or was, when it died) working on it
+	LoopInterrupted LoopStatus = "interrupted" // stopped by a signal or an error; resumable
+	LoopStopped     LoopStatus = "stopped"     // ended early on purpose (time budget); not resumed
+	LoopDone        LoopStatus = "done"        // every cycle finished
+)
+
+// Resumable reports whether `nngpt run` continues a loop in status s.
+func (s LoopStatus) Resumable() bool { return s == LoopRunning || s == LoopInterrupted }
+
 // Loop is one closed-loop study: the settings it started with and how far
 // it got. `nngpt run` resumes the latest unfinished one.
 type Loop struct {
-	ID        string    `json:"id"`
-	Status    string    `json:"status"` // running, done, interrupted
-	Config    string    `json:"config"` // the effective settings as JSON
-	Seed      int64     `json:"seed"`
-	Cycles    int       `json:"cycles"`     // planned
-	CycleDone int       `json:"cycle_done"` // cycles fully finished
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	ID        string     `json:"id"`
+	Status    LoopStatus `json:"status"`
+	Config    string     `json:"config"` // the loop's settings as JSON (loop.Settings)
+	Seed      int64      `json:"seed"`
+	Cycles    int        `json:"cycles"`     // planned
+	CycleDone int        `json:"cycle_done"` // cycles fully finished
+	Created   time.Time  `json:"created"`
+	Updated   time.Time  `json:"updated"`
 }
 
 // CandidateRow is the journal entry of one candidate of a loop.

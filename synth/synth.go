@@ -44,6 +44,9 @@ type Request struct {
 	// Shots is the number of supporting models an n-shot prompt carries
 	// (LLM generators); evolve ignores it.
 	Shots int
+	// Epochs is how long each candidate will train; an LLM's prompt says
+	// so (0: one epoch).
+	Epochs int
 	// Seed makes a run reproducible where the generator is random; 0 lets
 	// the generator pick one (and record it in the candidates' Seed).
 	Seed int64

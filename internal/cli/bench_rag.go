@@ -35,7 +35,7 @@ Nothing is stored in the workspace.`,
 				return err
 			}
 			val.level = 2
-			v, err := val.validator(ctx)
+			v, err := val.validator(g, cmd)
 			if err != nil {
 				return err
 			}

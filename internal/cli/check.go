@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,10 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
+	"github.com/nngpt/nngpt/config"
+	"github.com/nngpt/nngpt/corpus"
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
-	"github.com/nngpt/nngpt/worker"
 )
 
 // Exit statuses of `nngpt check` beyond 0 (passed) and 1 (bad input or
@@ -26,39 +28,10 @@ const (
 	exitLowAccuracy = 3 // it trained but did not beat 1.2 x chance
 )
 
-// workerFlags are the settings every command that starts workers shares.
-type workerFlags struct {
-	python   string
-	sandbox  string
-	cacheDir string
-	dataDir  string
-	download bool
-}
-
-func (w *workerFlags) add(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringVar(&w.python, "python", "", "python interpreter with torch (env NNGPT_PYTHON; default: search python3, /usr/bin/python3, python3.X)")
-	f.StringVar(&w.sandbox, "sandbox", envOr("NNGPT_SANDBOX", "auto"), "auto (bubblewrap when it works), bwrap (required) or none (limits only) (env NNGPT_SANDBOX)")
-	f.StringVar(&w.cacheDir, "cache-dir", "", "cache for the worker code and prepared datasets (env NNGPT_CACHE; default "+worker.DefaultCacheDir()+")")
-	f.StringVar(&w.dataDir, "data-dir", os.Getenv("NNGPT_DATA"), "folder with the real datasets' files (env NNGPT_DATA)")
-	f.BoolVar(&w.download, "download", false, "let torchvision download missing dataset files (needs network)")
-}
-
-func (w *workerFlags) cache() string {
-	if w.cacheDir != "" {
-		return w.cacheDir
-	}
-	return worker.DefaultCacheDir()
-}
-
 type checkOpts struct {
-	wf                            workerFlags
-	dataset, prm, device, tf      string
-	name                          string
-	epochs, batch, threads        int
+	prm, tf, name                 string
+	threads                       int
 	nTrain, nTest, size           int
-	seed                          int64
-	maxParams                     int64
 	memoryMB                      int64
 	epochTimeout                  time.Duration
 	asJSON, record, keep, verbose bool
@@ -76,10 +49,11 @@ must be (B, classes)), parameter count, then the epochs. Accuracy is computed
 by nngpt from the model's test predictions; the labels never enter the
 sandbox.
 
-Exit status: 0 when the model trained and its best accuracy beat 1.2 x chance,
-2 when it failed a stage (the kind says why: syntax, contract, shape,
-nan_loss, timeout, memory, ...), 3 when it trained but stayed at or below
-1.2 x chance, 1 for bad input or trouble of nngpt's own.
+Exit status: 0 when the model trained and its best accuracy beat the admission
+bar (admit x chance; LEMUR's rule is 1.2), 2 when it failed a stage (the kind
+says why: syntax, contract, shape, nan_loss, timeout, memory, ...), 3 when it
+trained but stayed at or below the bar, 1 for bad input or trouble of nngpt's
+own.
 
 --record stores the run in the workspace: the code in LEMUR's nn table, one
 stat row per finished epoch (accuracy, cumulative duration in ns, the uid of
@@ -91,19 +65,19 @@ stem, which must not contain '_' (LEMUR's rule); --name overrides it.`,
   nngpt check Net.py --dataset cifar-10 --data-dir ~/data --device cuda --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd.Context(), g, o, args[0])
+			return runCheck(cmd, g, o, args[0])
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dataset, "dataset", "shapes", "dataset: "+strings.Join(runner.DatasetNames, ", "))
-	f.IntVar(&o.epochs, "epochs", 1, "epochs to train")
+	d := config.Default()
+	f.String("dataset", d.Dataset, "dataset: "+strings.Join(lemur.TrainableDatasets(), ", "))
+	f.Int("epochs", d.Epochs, "epochs to train")
 	f.StringVar(&o.prm, "prm", "", `hyperparameters as a JSON object, e.g. '{"lr": 0.01, "momentum": 0.9}' (missing supported keys default to lr 0.01, momentum 0.9, dropout 0.2)`)
-	f.IntVar(&o.batch, "batch", 64, "batch size (LEMUR: a power of two)")
+	f.Int("batch", d.Batch, "batch size (LEMUR: a power of two)")
 	f.StringVar(&o.tf, "transform", "norm", "LEMUR transform: echo|norm|complex, optional _32.._512, optional _flip")
-	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
-	f.Int64Var(&o.seed, "seed", 0, "seed of torch, the shuffle and the augmentation")
+	f.Int64("seed", 0, "seed of torch, the shuffle and the augmentation")
 	f.IntVar(&o.threads, "threads", 0, "torch threads (default: every core)")
-	f.Int64Var(&o.maxParams, "max-params", runner.DefaultMaxParams, "largest parameter count accepted (<0: no limit)")
+	f.Int64("max-params", d.MaxParams, "largest parameter count accepted (<0: no limit)")
 	f.Int64Var(&o.memoryMB, "memory", runner.DefaultLimits.Memory>>20, "address-space limit of the worker in MiB (not applied on CUDA)")
 	f.DurationVar(&o.epochTimeout, "epoch-timeout", runner.DefaultLimits.EpochTimeout, "wall-clock limit of one epoch")
 	f.IntVar(&o.nTrain, "n-train", 0, "training images (shapes default 5000; real datasets: a seeded subset, default all)")
@@ -114,7 +88,7 @@ stem, which must not contain '_' (LEMUR's rule); --name overrides it.`,
 	f.BoolVar(&o.record, "record", false, "store the result in the workspace")
 	f.BoolVar(&o.keep, "keep-scratch", false, "keep the scratch folder (predictions, model copy) and print its path")
 	f.BoolVar(&o.verbose, "log", false, "print the model's captured output (tail) even when it passed")
-	o.wf.add(cmd)
+	addMachineFlags(cmd)
 	return cmd
 }
 
@@ -133,8 +107,13 @@ type checkReport struct {
 	Recorded  bool            `json:"recorded"`
 }
 
-func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error {
+func runCheck(cmd *cobra.Command, g *globals, o *checkOpts, file string) error {
+	ctx := cmd.Context()
 	t0 := time.Now()
+	cfg, err := loadConfig(g, cmd)
+	if err != nil {
+		return err
+	}
 	code, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("model file: %w", err)
@@ -173,30 +152,23 @@ func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error 
 		defer ws.Close()
 		st = ws.Store
 	}
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: o.wf.python, CacheDir: o.wf.cache()})
-	if err != nil {
-		return fmt.Errorf("%w (run `nngpt doctor`)", err)
-	}
-	if err := py.CheckDevice(o.device); err != nil {
-		return err
-	}
-	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(o.wf.sandbox))
+	w, err := app.NewWorker(ctx, cfg, g.stderr)
 	if err != nil {
 		return err
 	}
-	spec := runner.DatasetSpec{Name: o.dataset, NTrain: o.nTrain, NTest: o.nTest, Size: o.size,
-		DataDir: o.wf.dataDir, Download: o.wf.download}
-	data, err := runner.Datasets{CacheDir: o.wf.cache(), Sandbox: sb}.Prepare(ctx, py, spec)
+	spec := runner.DatasetSpec{Name: cfg.Dataset, NTrain: o.nTrain, NTest: o.nTest, Size: o.size,
+		DataDir: cfg.Data.Dir, Download: cfg.Data.Download}
+	data, err := w.Dataset(ctx, spec)
 	if err != nil {
 		return err
 	}
-	ex, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: 1, Threads: o.threads,
-		CacheDir: o.wf.cache(), Limits: runner.Limits{Memory: o.memoryMB << 20, EpochTimeout: o.epochTimeout}})
+	ex, err := w.Executor(ctx, app.ExecOptions{Slots: 1, Threads: o.threads,
+		Limits: runner.Limits{Memory: o.memoryMB << 20, EpochTimeout: o.epochTimeout}})
 	if err != nil {
 		return err
 	}
-	job := runner.Job{Name: name, Code: string(code), Data: data, Prm: prm, Batch: o.batch, Transform: o.tf,
-		Epochs: o.epochs, Device: o.device, Seed: o.seed, MaxParams: o.maxParams, KeepScratch: o.keep}
+	job := runner.Job{Name: name, Code: string(code), Data: data, Prm: prm, Batch: cfg.Batch, Transform: o.tf,
+		Epochs: cfg.Epochs, Device: w.Device, Seed: cfg.Seed, MaxParams: cfg.MaxParams, KeepScratch: o.keep}
 	run, err := ex.Submit(ctx, job)
 	if err != nil {
 		return err
@@ -204,10 +176,7 @@ func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error 
 	out := g.stdout
 	if !o.asJSON {
 		fmt.Fprintf(out, "check %s on %s (%d train / %d test, %d classes), %d epoch(s), batch %d, %s, %s, sandbox %s\n",
-			name, data.Name, data.NTrain, data.NTest, data.Classes, max(1, o.epochs), o.batch, o.tf, o.device, sb.Isolation)
-		if sb.Isolation != runner.IsolationBwrap {
-			fmt.Fprintf(g.stderr, "WARNING: no sandbox, only resource limits: %s\n", sb.Reason)
-		}
+			name, data.Name, data.NTrain, data.NTest, data.Classes, cfg.Epochs, cfg.Batch, o.tf, w.Device, w.Sandbox.Isolation)
 	}
 	var events []runner.Event
 	for ev := range run.Events() {
@@ -220,7 +189,7 @@ func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error 
 	if err != nil {
 		return err
 	}
-	rep := checkReport{Model: name, Chance: data.Chance(), Threshold: 1.2 * data.Chance(), Best: res.Best(),
+	rep := checkReport{Model: name, Chance: data.Chance(), Threshold: cfg.Admit * data.Chance(), Best: res.Best(),
 		WallSec: time.Since(t0).Seconds(), Result: res, Events: events}
 	if p, err := lemur.EncodeJSON(res.Prm, 0, false); err == nil && res.Prm != nil {
 		rep.Prm = p
@@ -233,13 +202,13 @@ func runCheck(ctx context.Context, g *globals, o *checkOpts, file string) error 
 		rep.Reason = res.Failure.Error()
 		exit = &ExitError{Code: exitModelFailed}
 	case res.Best() <= rep.Threshold:
-		rep.Reason = fmt.Sprintf("best accuracy %.4f does not beat 1.2 x chance = %.4f", res.Best(), rep.Threshold)
+		rep.Reason = fmt.Sprintf("best accuracy %.4f does not beat %g x chance = %.4f", res.Best(), cfg.Admit, rep.Threshold)
 		exit = &ExitError{Code: exitLowAccuracy}
 	default:
 		rep.Passed = true
 	}
 	if o.record {
-		if err := recordCheck(ctx, st, name, string(code), data, res); err != nil {
+		if err := corpus.Record(ctx, st, "check", string(code), data.Pipeline(name), res); err != nil {
 			return err
 		}
 		rep.Recorded = true
@@ -285,7 +254,7 @@ func printCheckSummary(w io.Writer, rep *checkReport, verbose bool) {
 		fmt.Fprintf(w, "traceback (tail):\n%s\n", indentLines(res.Failure.Traceback, "  "))
 	}
 	if (res.Failure != nil || verbose) && strings.TrimSpace(res.LogTail) != "" {
-		fmt.Fprintf(w, "model output (%d bytes, tail):\n%s\n", res.LogBytes, indentLines(lastLines(res.LogTail, 20), "  "))
+		fmt.Fprintf(w, "model output (%d bytes, tail):\n%s\n", res.LogBytes, indentLines(text.LastLines(res.LogTail, 20), "  "))
 	}
 	status := "PASSED"
 	if !rep.Passed {
@@ -310,17 +279,4 @@ func indentLines(s, pre string) string {
 		lines[i] = pre + lines[i]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// recordCheck stores a check's outcome through runner.Record.
-func recordCheck(ctx context.Context, st store.Store, name, code string, data *runner.Dataset, res *runner.Result) error {
-	return runner.Record(ctx, st, "check", code, data.Pipeline(name), res)
 }

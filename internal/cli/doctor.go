@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
+	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/worker"
 )
@@ -26,7 +28,6 @@ type doctorItem struct {
 }
 
 func newDoctorCmd(g *globals) *cobra.Command {
-	var wf workerFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -39,7 +40,11 @@ cannot work (no interpreter with torch, or --sandbox bwrap without a working
 bubblewrap).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			items := doctor(cmd.Context(), &wf)
+			cfg, err := loadConfig(g, cmd)
+			if err != nil {
+				return err
+			}
+			items := doctor(cmd.Context(), cfg)
 			bad := false
 			for _, it := range items {
 				bad = bad || (it.Needed && !it.OK)
@@ -69,14 +74,15 @@ bubblewrap).`,
 			return nil
 		},
 	}
-	wf.add(cmd)
+	addMachineFlags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 
-func doctor(ctx context.Context, wf *workerFlags) []doctorItem {
+func doctor(ctx context.Context, cfg *config.Loaded) []doctorItem {
 	var items []doctorItem
-	py, tried, err := runner.FindPython(ctx, runner.PythonOptions{Path: wf.python, Fresh: true, CacheDir: wf.cache()})
+	cache := app.CacheDir(cfg.Machine)
+	py, tried, err := runner.FindPython(ctx, runner.PythonOptions{Path: cfg.Python, Fresh: true, CacheDir: cache})
 	if err != nil {
 		items = append(items, doctorItem{Name: "python", Needed: true, Value: err.Error(),
 			Fix: "apt install python3-torch python3-torchvision (Debian/Ubuntu) or pip install torch torchvision; then, if it is not the first python3, pass --python or set NNGPT_PYTHON"})
@@ -106,8 +112,7 @@ func doctor(ctx context.Context, wf *workerFlags) []doctorItem {
 		items = append(items, doctorItem{Name: "cuda", OK: py.CUDA, Value: cuda,
 			Fix: "install the NVIDIA driver and a CUDA build of torch (pip install torch --index-url https://download.pytorch.org/whl/cu121); only needed for --device cuda"})
 	}
-	mode := runner.SandboxMode(wf.sandbox)
-	sb, err := runner.NewSandbox(ctx, mode)
+	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(cfg.Sandbox))
 	if err != nil {
 		items = append(items, doctorItem{Name: "bubblewrap", Needed: true, Value: err.Error(),
 			Fix: "apt install bubblewrap, and allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"})
@@ -131,7 +136,6 @@ func doctor(ctx context.Context, wf *workerFlags) []doctorItem {
 		items = append(items, doctorItem{Name: "isolation", OK: sb.Isolation == runner.IsolationBwrap, Value: iso,
 			Fix: "install and enable bubblewrap (see above) before running untrusted models"})
 	}
-	cache := wf.cache()
 	cv := cache
 	ok := true
 	if dir, err := worker.Unpack(cache); err != nil {
@@ -141,9 +145,9 @@ func doctor(ctx context.Context, wf *workerFlags) []doctorItem {
 	}
 	items = append(items, doctorItem{Name: "cache", OK: ok, Needed: true, Value: cv,
 		Fix: "set NNGPT_CACHE or --cache-dir to a writable folder"})
-	if wf.dataDir != "" {
-		st, err := os.Stat(wf.dataDir)
-		items = append(items, doctorItem{Name: "data-dir", OK: err == nil && st.IsDir(), Value: wf.dataDir,
+	if dir := cfg.Data.Dir; dir != "" {
+		st, err := os.Stat(dir)
+		items = append(items, doctorItem{Name: "data-dir", OK: err == nil && st.IsDir(), Value: dir,
 			Fix: "point --data-dir / NNGPT_DATA at the folder holding cifar-10-batches-py/, MNIST/raw/, ..."})
 	}
 	return items

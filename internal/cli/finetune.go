@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/finetune"
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/prompt"
 )
 
@@ -98,7 +99,7 @@ SFTTrainer, Unsloth and axolotl (type: chat_template) read it as it is.
 	f.Int64Var(&opt.Seed, "seed", 0, "seed of the pair choice")
 	f.IntVar(&opt.MaxCodeBytes, "max-code-bytes", finetune.DefaultMaxCodeBytes, "skip models with longer code (negative: no limit)")
 	f.IntVar(&opt.Shots, "shots", 0, "supporting models per prompt, drawn from the same group")
-	f.Int64Var(&opt.MaxParams, "max-params", finetune.DefaultMaxParams, "parameter limit the prompt states")
+	f.Int64Var(&opt.MaxParams, "max-params", lemur.DefaultMaxParams, "parameter limit the prompt states")
 	f.StringVar(&tmplFile, "template", "", "file with a text/template over finetune.Pair for the user turn (default: the generator's n-shot prompt)")
 	f.StringVar(&opt.System, "system", "", "system message (default: the generator's)")
 	f.BoolVar(&asJSON, "json", false, "print the counts as JSON")

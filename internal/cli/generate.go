@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -15,18 +15,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/config"
-	"github.com/nngpt/nngpt/corpus"
 	"github.com/nngpt/nngpt/gate"
-	"github.com/nngpt/nngpt/llm"
-	"github.com/nngpt/nngpt/prompt"
-	"github.com/nngpt/nngpt/pyast"
-	"github.com/nngpt/nngpt/rag"
-	"github.com/nngpt/nngpt/runner"
-	"github.com/nngpt/nngpt/store"
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/synth"
-	"github.com/nngpt/nngpt/synth/evolve"
-	"github.com/nngpt/nngpt/synth/llmgen"
 )
 
 // CandidatesDir is the workspace folder generate writes candidates into,
@@ -38,12 +31,9 @@ type generateOpts struct {
 	asJSON    bool
 	dynamic   string // auto, off, forward, train
 	workers   int
-	batch     int
 	nTrain    int
 	nTest     int
 	noWrite   bool
-	maxParams int64
-	wf        workerFlags
 }
 
 // generateLine is one candidate in --json output: the candidate's own JSON
@@ -113,20 +103,20 @@ is what 'nngpt run' does with the candidates that train well.`,
 	f.String("model", "", "the LLM's model name (env NNGPT_LLM_MODEL)")
 	f.Int("shots", d.LLM.Shots, "supporting models in an n-shot prompt (0: zero-shot)")
 	f.String("task", d.Task, "task the candidates are for")
-	f.String("dataset", d.Dataset, "dataset: "+strings.Join(runner.DatasetNames, ", "))
+	f.String("dataset", d.Dataset, "dataset: "+strings.Join(lemur.TrainableDatasets(), ", "))
 	f.String("metric", d.Metric, "metric")
+	f.Int("epochs", d.Epochs, "epochs the candidates will train for (the LLM's prompt says so)")
 	f.Int64("seed", 0, "random seed of the generator (0: pick one and record it)")
-	f.String("device", d.Device, "cpu, cuda or cuda:N (dynamic checks)")
 	f.StringVar(&o.dynamic, "dynamic", "auto", "after the static gates: forward (build and one forward pass in the worker), train (one epoch, with accuracy), off, or auto (forward when python with torch is found)")
 	f.IntVar(&o.workers, "workers", 1, "dynamic checks at once")
-	f.IntVar(&o.batch, "batch", 0, "batch size of dynamic checks when a candidate proposes none (0: 64)")
+	f.Int("batch", d.Batch, "batch size of dynamic checks when a candidate proposes none")
 	f.IntVar(&o.nTrain, "n-train", 0, "shapes: training images of --dynamic train (default 5000)")
 	f.IntVar(&o.nTest, "n-test", 0, "shapes: test images of --dynamic train (default 1000)")
-	f.Int64Var(&o.maxParams, "max-params", d.MaxParams, "parameter limit per model (checked in the worker)")
+	f.Int64("max-params", d.MaxParams, "parameter limit per model (stated in the prompt, checked by the gate and in the worker)")
 	f.BoolVar(&o.noWrite, "no-write", false, "do not write candidate folders (print only)")
 	f.BoolVar(&o.asJSON, "json", false, "print one JSON object per candidate")
 	f.String("rag", "", "build each candidate around the next of these library blocks (comma-separated names, or all: every block that builds and runs forward; see `nngpt rag list`): llm asks for a Net around it, evolve inserts it into a corpus model")
-	o.wf.add(cmd)
+	addMachineFlags(cmd)
 	return cmd
 }
 
@@ -143,7 +133,7 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	default:
 		return &ExitError{Code: 1, Err: fmt.Errorf("--dynamic %q: want auto, forward, train or off", o.dynamic)}
 	}
-	cfg, err := config.Load(g.workspace, cmd.Flags())
+	cfg, err := loadConfig(g, cmd)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
@@ -153,7 +143,7 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	}
 	defer ws.Close()
 
-	dyn, err := newRunnerCheck(ctx, g, o, cfg)
+	dyn, err := newDynamicCheck(ctx, g, o, cfg)
 	if err != nil {
 		return err
 	}
@@ -161,11 +151,11 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 	if dyn != nil {
 		dc = dyn
 	}
-	gt, stats, err := gate.Open(ctx, ws.Store, gate.DefaultConfig(), dc)
+	gt, stats, err := app.OpenGate(ctx, ws.Store, cfg.Settings, dc)
 	if err != nil {
 		return err
 	}
-	gen, err := buildGenerator(ctx, cfg.Config, ws.Dir, ws.Store, gt)
+	gen, err := app.Generator(ctx, ws, cfg.Settings, gt)
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
@@ -173,16 +163,17 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 		mode := "static gates and dedup only"
 		if dyn != nil {
 			mode = "static gates, dedup and the worker's build/forward"
-			if dyn.train {
-				mode = fmt.Sprintf("static gates, dedup and one training epoch on %s", dyn.data.Name)
+			if dyn.Train {
+				mode = fmt.Sprintf("static gates, dedup and one training epoch on %s", dyn.Data.Name)
 			}
 		}
 		fmt.Fprintf(g.stderr, "generating %d with %s for %s/%s/%s; %s; dedup against %d corpus models and %d earlier candidates\n",
 			o.n, gen.Name(), cfg.Task, cfg.Dataset, cfg.Metric, mode, stats.Corpus, stats.Candidates)
 	}
-	req := synth.Request{N: o.n, Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Shots: cfg.LLM.Shots, Seed: cfg.Seed}
+	req := cfg.Request(o.n, cfg.Seed)
+	bar := cfg.Admit
 
-	out := &generateOutput{g: g, o: o, ws: ws.Dir, dyn: dyn, start: time.Now()}
+	out := &generateOutput{g: g, o: o, ws: ws.Dir, dyn: dyn, admit: bar, start: time.Now()}
 	jobs := make(chan indexed)
 	var wg sync.WaitGroup
 	var checkErr error
@@ -192,7 +183,7 @@ func runGenerate(cmd *cobra.Command, g *globals, o *generateOpts) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if err := verdict(ctx, gt, dyn, j.c); err != nil {
+				if err := gate.Judge(ctx, gt, dyn, j.c); err != nil {
 					errOnce.Do(func() { checkErr = err })
 					continue
 				}
@@ -244,168 +235,14 @@ type indexed struct {
 	c *synth.Candidate
 }
 
-// buildGenerator makes the configured generator over the workspace, with
-// the library blocks of the rag setting.
-func buildGenerator(ctx context.Context, cfg config.Config, dir string, st store.Store, gt *gate.Gate) (synth.Generator, error) {
-	gen, err := baseGenerator(cfg, dir, st, gt)
-	if err != nil {
-		return nil, err
-	}
-	return useBlocks(ctx, st, cfg, gen)
-}
-
-func baseGenerator(cfg config.Config, dir string, st store.Store, gt *gate.Gate) (synth.Generator, error) {
-	switch cfg.GeneratorName() {
-	case "evolve":
-		return &evolve.Generator{
-			Source: evolve.SourceFunc(func(ctx context.Context, req synth.Request) ([]evolve.Parent, error) {
-				models, err := corpus.Models(ctx, st, req.Task, req.Dataset, req.Metric)
-				if err != nil {
-					return nil, err
-				}
-				out := make([]evolve.Parent, len(models))
-				for i, m := range models {
-					tr, _ := m.Prm.String("transform")
-					out[i] = evolve.Parent{Name: m.Name, Code: m.Code, Accuracy: m.Accuracy, HP: m.Prm.Without("transform"), Transform: tr}
-				}
-				return out, nil
-			}),
-			// Skip what the workspace already holds, so the tries go to new models.
-			Seen: func(code string) bool {
-				if gt.Index() == nil {
-					return false
-				}
-				r, _ := gt.Index().Lookup(pyast.CodeIDs([]byte(code)))
-				return r != gate.ReasonAccepted
-			},
-		}, nil
-	case "llm":
-		repairs := cfg.LLM.Repairs
-		if repairs == 0 {
-			repairs = -1 // llmgen reads 0 as its default; the setting's 0 means none
-		}
-		return llmgen.ForWorkspace(llmConfig(cfg), dir, st, llmgen.Options{
-			Task:       prompt.Task{MaxParams: cfg.MaxParams},
-			Selection:  cfg.LLM.Selection,
-			MaxRepairs: repairs,
-			// Static problems go back to the LLM as repair prompts.
-			Check: func(ctx context.Context, c *synth.Candidate) (synth.Verdict, error) {
-				return fromGate(gt.Static(gate.Candidate{Name: c.Name, Code: c.Code})), nil
-			},
-		})
-	}
-	return nil, fmt.Errorf("generator %q: want evolve or llm", cfg.GeneratorName())
-}
-
-// llmConfig is the client configuration of the llm settings.
-func llmConfig(cfg config.Config) llm.Config {
-	lc := llm.Config{BaseURL: cfg.LLM.URL, Model: cfg.LLM.Model, MaxTokens: cfg.LLM.MaxTokens, ContextLength: cfg.LLM.ContextLength,
-		RequestTimeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries}
-	t, p := cfg.LLM.Temperature, cfg.LLM.TopP
-	lc.Temperature, lc.TopP = &t, &p
-	return lc
-}
-
-// useBlocks applies the rag setting: the LLM generator gets the blocks for
-// RAG prompts; evolve becomes evolve.BlockInserter, which inserts them into
-// corpus models.
-func useBlocks(ctx context.Context, st store.RAG, cfg config.Config, gen synth.Generator) (synth.Generator, error) {
-	names, all := cfg.RAGBlocks()
-	if len(names) == 0 && !all {
-		return gen, nil
-	}
-	if all && len(names) > 0 {
-		return nil, fmt.Errorf("rag = %q: all already holds every usable block; give names or all, not both", cfg.RAG)
-	}
-	var bs []store.RAGBlock
-	if all {
-		usable, err := rag.Usable(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		if len(usable) == 0 {
-			return nil, fmt.Errorf("rag = all: no block in the library builds and runs forward (level 2); add some with `nngpt rag extract`")
-		}
-		bs = usable
-	}
-	for _, name := range names {
-		b, err := usableBlock(ctx, st, name)
-		if err != nil {
-			return nil, fmt.Errorf("rag: %w", err)
-		}
-		bs = append(bs, b)
-	}
-	switch g := gen.(type) {
-	case *llmgen.Generator:
-		for _, b := range bs {
-			g.Blocks = append(g.Blocks, prompt.Block{Name: b.Name, Code: b.Code, Input: b.Input})
-		}
-		return g, nil
-	case *evolve.Generator:
-		bi := &evolve.BlockInserter{Source: g.Source, Seen: g.Seen, MaxTries: g.MaxTries, Log: g.Log}
-		for _, b := range bs {
-			bi.Blocks = append(bi.Blocks, evolve.Block{Name: b.Name, Code: b.Code})
-		}
-		return bi, nil
-	}
-	return nil, fmt.Errorf("rag needs the llm or evolve generator, not %s", gen.Name())
-}
-
-// usableBlock is the named library block if it builds and runs forward
-// (validation level 2): only those can be built around.
-func usableBlock(ctx context.Context, st store.RAG, name string) (store.RAGBlock, error) {
-	b, err := rag.Get(ctx, st, name)
-	if err != nil {
-		return b, err
-	}
-	if b.Level < 2 {
-		return b, fmt.Errorf("block %s reached validation level %d, not 2 (it does not build and run forward: %s); pick another (`nngpt rag list`)", b.Name, b.Level, b.Error)
-	}
-	return b, nil
-}
-
-// verdict runs the gate (static, dedup, and the dynamic check when
-// configured) and writes the outcome into c.Verdict.
-func verdict(ctx context.Context, gt *gate.Gate, dyn *runnerCheck, c *synth.Candidate) error {
-	if dyn != nil {
-		dyn.register(c)
-	}
-	v, err := gt.Check(ctx, gate.Candidate{Name: c.Name, Code: c.Code})
-	if err != nil {
-		return err
-	}
-	sv := fromGate(v)
-	if dyn != nil && (v.Accepted() || v.Reason >= gate.ReasonBuild) {
-		if r := dyn.result(c.Name); r != nil {
-			sv = dyn.verdict(r)
-		}
-	}
-	c.Verdict = sv
-	return nil
-}
-
-// fromGate turns a gate verdict into a candidate verdict.
-func fromGate(v gate.Verdict) synth.Verdict {
-	switch {
-	case v.Accepted():
-		return synth.Verdict{Status: synth.StatusAccepted, Stage: "static"}
-	case v.Reason.Duplicate():
-		sv := synth.Verdict{Status: synth.StatusDuplicate, Stage: v.Reason.Stage(), Reason: v.Reason.String(), Message: v.Detail}
-		if v.Duplicate != nil {
-			sv.DuplicateOf = v.Duplicate.Name
-		}
-		return sv
-	}
-	return synth.Reject(v.Reason.Stage(), v.Reason.String(), v.Detail)
-}
-
 // ---------------------------------------------------------------- output
 
 type generateOutput struct {
 	g     *globals
 	o     *generateOpts
 	ws    string
-	dyn   *runnerCheck
+	dyn   *gate.RunnerCheck
+	admit float64 // the admission bar as a multiple of chance
 	start time.Time
 
 	mu     sync.Mutex
@@ -429,10 +266,10 @@ func (out *generateOutput) emit(j indexed) {
 		out.reason[c.Verdict.Reason]++
 	}
 	var chance *float64
-	if out.dyn != nil && out.dyn.train && c.Verdict.Accuracy != nil {
-		ch := out.dyn.data.Chance()
+	if out.dyn != nil && out.dyn.Train && c.Verdict.Accuracy != nil {
+		ch := out.dyn.Data.Chance()
 		chance = &ch
-		if *c.Verdict.Accuracy > 1.2*ch {
+		if *c.Verdict.Accuracy > out.admit*ch {
 			out.above++
 		}
 	}
@@ -451,7 +288,7 @@ func (out *generateOutput) emit(j indexed) {
 	if out.o.asJSON {
 		var params int64
 		if out.dyn != nil {
-			if r := out.dyn.result(c.Name); r != nil {
+			if r := out.dyn.Result(c.Name); r != nil {
 				params = r.Params
 			}
 		}
@@ -488,8 +325,8 @@ func (out *generateOutput) summary() {
 	if d := out.status[string(synth.StatusDuplicate)]; d > 0 {
 		line += fmt.Sprintf("; trainings saved by dedup: %d", d)
 	}
-	if out.dyn != nil && out.dyn.train {
-		line += fmt.Sprintf("; trained above 1.2 x chance: %d", out.above)
+	if out.dyn != nil && out.dyn.Train {
+		line += fmt.Sprintf("; trained above %g x chance: %d", out.admit, out.above)
 	}
 	if !out.o.noWrite {
 		line += "; written to " + filepath.Join(out.ws, CandidatesDir)
@@ -512,64 +349,36 @@ func sortedCounts(m map[string]int) []string {
 
 // ---------------------------------------------------------------- dynamic check
 
-// runnerCheck is the gate's dynamic check through the sandboxed worker:
-// build and one forward pass (the run is cancelled once the parameter
-// count passed), or one full training epoch. It keeps each run's result so
-// the candidate's verdict can carry the failing stage or the accuracy.
-type runnerCheck struct {
-	ex    *runner.Local
-	data  *runner.Dataset
-	train bool
-	batch int
-	max   int64
-	dev   string
-	seed  int64
-
-	mu      sync.Mutex
-	results map[string]*runner.Result
-	hp      map[string]*synth.Candidate
-}
-
-// newRunnerCheck sets up the worker, or returns nil when dynamic checks
-// are off (or "auto" finds no python with torch).
-func newRunnerCheck(ctx context.Context, g *globals, o *generateOpts, cfg *config.Loaded) (*runnerCheck, error) {
+// newDynamicCheck sets up the worker's checks, or returns nil when they
+// are off (or "auto" finds no python with torch or no dataset).
+func newDynamicCheck(ctx context.Context, g *globals, o *generateOpts, cfg *config.Loaded) (*gate.RunnerCheck, error) {
 	if o.dynamic == "off" {
 		return nil, nil
 	}
-	pyPath := o.wf.python
-	if pyPath == "" {
-		pyPath = cfg.Python
+	var notice io.Writer = g.stderr
+	if o.asJSON {
+		notice = nil
 	}
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: pyPath, CacheDir: o.wf.cache()})
+	w, err := app.NewWorker(ctx, cfg, notice)
 	if err != nil {
-		if o.dynamic == "auto" {
-			fmt.Fprintf(g.stderr, "nngpt: no python with torch (%v): static gates only; `nngpt doctor` says more\n", err)
+		if o.dynamic == "auto" && ctx.Err() == nil {
+			fmt.Fprintf(g.stderr, "nngpt: no worker for the dynamic checks (%v): static gates only; `nngpt doctor` says more\n", err)
 			return nil, nil
 		}
-		return nil, &ExitError{Code: 1, Err: fmt.Errorf("--dynamic %s needs python with torch: %w", o.dynamic, err)}
+		return nil, &ExitError{Code: 1, Err: fmt.Errorf("--dynamic %s: %w", o.dynamic, err)}
 	}
-	if err := py.CheckDevice(cfg.Device); err != nil {
-		return nil, &ExitError{Code: 1, Err: err}
+	spec := app.LoopDataset(cfg.Settings)
+	if o.nTrain > 0 {
+		spec.NTrain = o.nTrain
 	}
-	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(o.wf.sandbox))
-	if err != nil {
-		return nil, err
+	if o.nTest > 0 {
+		spec.NTest = o.nTest
 	}
-	spec := runner.DatasetSpec{Name: cfg.Dataset, NTrain: o.nTrain, NTest: o.nTest, DataDir: o.wf.dataDir, Download: o.wf.download}
 	if o.dynamic != "train" && spec.Name == "shapes" {
 		// Build and forward only look at the shape of a batch.
 		spec.NTrain, spec.NTest = 256, 64
 	}
-	if spec.Name == "shapes" {
-		spec.Size = cfg.Data.Size
-		if spec.NTrain == 0 {
-			spec.NTrain = cfg.Data.Train
-		}
-		if spec.NTest == 0 {
-			spec.NTest = cfg.Data.Test
-		}
-	}
-	data, err := runner.Datasets{CacheDir: o.wf.cache(), Sandbox: sb}.Prepare(ctx, py, spec)
+	data, err := w.Dataset(ctx, spec)
 	if err != nil {
 		if o.dynamic == "auto" && ctx.Err() == nil {
 			fmt.Fprintf(g.stderr, "nngpt: dataset %s is not available for the worker checks (%v): static gates only\n", spec.Name, err)
@@ -577,119 +386,10 @@ func newRunnerCheck(ctx context.Context, g *globals, o *generateOpts, cfg *confi
 		}
 		return nil, err
 	}
-	threads := 0
-	if o.workers > 1 {
-		threads = max(1, runtime.NumCPU()/o.workers)
-	}
-	ex, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: o.workers, Threads: threads, CacheDir: o.wf.cache()})
+	ex, err := w.Executor(ctx, app.ExecOptions{Slots: o.workers})
 	if err != nil {
 		return nil, err
 	}
-	if sb.Isolation != runner.IsolationBwrap && !o.asJSON {
-		fmt.Fprintf(g.stderr, "nngpt: WARNING: candidates run without bubblewrap isolation (%s)\n", sb.Reason)
-	}
-	return &runnerCheck{ex: ex, data: data, train: o.dynamic == "train", batch: o.batch, max: o.maxParams, dev: cfg.Device,
-		seed: cfg.Seed, results: map[string]*runner.Result{}, hp: map[string]*synth.Candidate{}}, nil
-}
-
-// register remembers the candidate behind a gate name, for its hp.
-func (r *runnerCheck) register(c *synth.Candidate) {
-	r.mu.Lock()
-	r.hp[c.Name] = c
-	r.mu.Unlock()
-}
-
-func (r *runnerCheck) result(name string) *runner.Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.results[name]
-}
-
-// CheckDynamic implements gate.DynamicCheck.
-func (r *runnerCheck) CheckDynamic(ctx context.Context, c gate.Candidate, _ *pyast.Analysis) (*gate.Rejection, error) {
-	r.mu.Lock()
-	cand := r.hp[c.Name]
-	r.mu.Unlock()
-	job := runner.Job{Name: c.Name, Code: c.Code, Data: r.data, Epochs: 1, Device: r.dev, Seed: r.seed, MaxParams: r.max, Batch: r.batch}
-	if cand != nil {
-		job.Prm = cand.HP.Without("batch")
-		if b, ok := cand.HP.Float("batch"); ok && b >= 1 {
-			job.Batch = int(b)
-		}
-		job.Transform = cand.Transform
-	}
-	run, err := r.ex.Submit(ctx, job)
-	if err != nil {
-		// The job itself is bad (a transform the worker does not know, ...).
-		return &gate.Rejection{Reason: gate.ReasonDynamic, Detail: err.Error()}, nil
-	}
-	if !r.train {
-		for ev := range run.Events() {
-			if ev.Type == runner.EventStage && ev.Stage == runner.StageParams {
-				run.Cancel() // build, forward and the size check passed: enough
-			}
-		}
-	}
-	res, err := run.Wait(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.results[c.Name] = res
-	r.mu.Unlock()
-	if res.OK || (!r.train && res.Failure != nil && res.Failure.Kind == runner.FailCanceled && stageReached(res.Reached, runner.StageParams)) {
-		return nil, nil
-	}
-	f := res.Failure
-	if f == nil {
-		return &gate.Rejection{Reason: gate.ReasonDynamic, Detail: "the run did not finish"}, nil
-	}
-	reason := gate.ReasonDynamic
-	switch f.Kind {
-	case runner.FailSyntax, runner.FailImport, runner.FailContract, runner.FailPrm, runner.FailBuild:
-		reason = gate.ReasonBuild
-	case runner.FailForward, runner.FailShape:
-		reason = gate.ReasonForward
-	case runner.FailTooBig:
-		reason = gate.ReasonTooManyParameters
-	}
-	return &gate.Rejection{Reason: reason, Detail: f.Error()}, nil
-}
-
-var stageOrder = []runner.Stage{runner.StageStart, runner.StageParse, runner.StageContract, runner.StageBuild, runner.StageForward,
-	runner.StageParams, runner.StageTrain, runner.StageEval, runner.StageDone}
-
-func stageReached(got, want runner.Stage) bool {
-	gi, wi := -1, -1
-	for i, s := range stageOrder {
-		if s == got {
-			gi = i
-		}
-		if s == want {
-			wi = i
-		}
-	}
-	return gi >= 0 && gi >= wi
-}
-
-// verdict turns a run into the candidate's verdict: the worker's stage and
-// failure kind, or the accuracy after training.
-func (r *runnerCheck) verdict(res *runner.Result) synth.Verdict {
-	if res.OK {
-		acc := res.Best()
-		return synth.Verdict{Status: synth.StatusAccepted, Stage: string(runner.StageTrain), Accuracy: &acc,
-			Message: fmt.Sprintf("%d params", res.Params)}
-	}
-	f := res.Failure
-	if !r.train && f != nil && f.Kind == runner.FailCanceled && stageReached(res.Reached, runner.StageParams) {
-		return synth.Verdict{Status: synth.StatusAccepted, Stage: string(runner.StageForward), Message: fmt.Sprintf("%d params", res.Params)}
-	}
-	if f == nil {
-		return synth.Reject("dynamic", "dynamic", "the run did not finish")
-	}
-	msg := f.Message
-	if tb := lastLines(f.Traceback, 2); tb != "" && !strings.Contains(msg, tb) {
-		msg += " | " + tb
-	}
-	return synth.Reject(string(f.Stage), string(f.Kind), msg)
+	return &gate.RunnerCheck{Exec: ex, Data: data, Train: o.dynamic == "train", Batch: cfg.Batch, MaxParams: cfg.MaxParams,
+		Device: w.Device, Seed: cfg.Seed}, nil
 }

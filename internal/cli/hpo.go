@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
+	"github.com/nngpt/nngpt/config"
+	"github.com/nngpt/nngpt/corpus"
 	"github.com/nngpt/nngpt/hpo"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/llm"
@@ -30,13 +32,13 @@ import (
 
 type hpoFlags struct {
 	dataset, sampler, study, pruner, transforms  string
-	device, python, dataDir, llmURL, llmModel    string
+	device, llmURL, llmModel                     string
 	space                                        []string
 	trials, epochs, workers, warm, nTrain, nTest int
 	seed                                         uint64
 	maxParams                                    int64
 	target                                       float64
-	download, asJSON                             bool
+	asJSON                                       bool
 }
 
 func newHPOCmd(g *globals) *cobra.Command {
@@ -93,13 +95,10 @@ prints one with every trial.`,
 	fl.IntVar(&f.workers, "workers", 1, "trials trained at once")
 	fl.IntVar(&f.warm, "warm", 3, "one-shot proposals that open an oneshot or llm study")
 	fl.Float64Var(&f.target, "target-accuracy", 0, "accuracy the HPGPT prompt asks for (llm sampler; 0: the highest)")
-	fl.StringVar(&f.device, "device", "cpu", "cpu, cuda or cuda:N")
-	fl.StringVar(&f.python, "python", "", "a python3 that can import torch (default: search)")
-	fl.StringVar(&f.dataDir, "data-dir", os.Getenv("NNGPT_DATA"), "folder with the dataset files (env NNGPT_DATA)")
 	fl.IntVar(&f.nTrain, "n-train", 0, "training images (shapes: generated count, default 5000; others: a seeded subset, 0: all)")
 	fl.IntVar(&f.nTest, "n-test", 0, "test images (shapes default 1000; others: a seeded subset, 0: all)")
-	fl.BoolVar(&f.download, "download", false, "let torchvision download missing dataset files")
-	fl.Int64Var(&f.maxParams, "max-params", runner.DefaultMaxParams, "parameter limit of the model")
+	fl.Int64Var(&f.maxParams, "max-params", lemur.DefaultMaxParams, "parameter limit of the model")
+	addMachineFlags(cmd)
 	fl.StringVar(&f.llmURL, "llm", os.Getenv("NNGPT_LLM_URL"), "OpenAI-compatible endpoint for --sampler llm (env NNGPT_LLM_URL)")
 	fl.StringVar(&f.llmModel, "model", os.Getenv("NNGPT_LLM_MODEL"), "the LLM's model name (env NNGPT_LLM_MODEL)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per event and the result as JSON")
@@ -207,13 +206,15 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 
 	// An interpreter that cannot train on the device fails before a study
 	// exists to record the failure.
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: f.python, CacheDir: ws.Path("cache")})
+	cfg, err := config.Load(ws.Dir, cmd.Flags())
 	if err != nil {
-		return fmt.Errorf("%w (run `nngpt doctor`)", err)
-	}
-	if err := py.CheckDevice(f.device); err != nil {
 		return err
 	}
+	w, err := app.NewWorker(ctx, cfg, g.stderr)
+	if err != nil {
+		return err
+	}
+	f.device = w.Device
 	studyName := f.study
 	if studyName == "" {
 		studyName = "hpo-" + m.name + "-" + f.dataset
@@ -241,11 +242,7 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 	}
 
 	// Everything else that can fail fast does so before the worker starts.
-	sb, err := runner.NewSandbox(ctx, runner.SandboxAuto)
-	if err != nil {
-		return err
-	}
-	data, err := runner.Datasets{Sandbox: sb}.Prepare(ctx, py, runner.DatasetSpec{Name: f.dataset, DataDir: f.dataDir, Download: f.download, Seed: 1, NTrain: f.nTrain, NTest: f.nTest})
+	data, err := w.Dataset(ctx, runner.DatasetSpec{Name: f.dataset, DataDir: cfg.Data.Dir, Download: cfg.Data.Download, Seed: 1, NTrain: f.nTrain, NTest: f.nTest})
 	if err != nil {
 		return err
 	}
@@ -264,8 +261,7 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 			return err
 		}
 	}
-	threads := max(1, runtime.NumCPU()/f.workers)
-	exec, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: f.workers, Threads: threads})
+	exec, err := w.Executor(ctx, app.ExecOptions{Slots: f.workers})
 	if err != nil {
 		return err
 	}
@@ -303,7 +299,7 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 
 // hpoModelName is the corpus name of the tuned model: its file stem, or,
 // when another model already holds that name, <stem>-<code md5> as LEMUR
-// names generated models (runner.Record stores the code under it).
+// names generated models (corpus.Record stores the code under it).
 func hpoModelName(ctx context.Context, s store.Store, m *hpoModel) (string, error) {
 	old, ok, err := s.Code(ctx, store.KindNN, m.name)
 	if err != nil {
@@ -474,7 +470,7 @@ func runHPOTrial(ctx context.Context, st *hpo.Study, exec runner.Executor, prune
 	if err != nil {
 		return err
 	}
-	if err := runner.Record(bg, s, "hpo", m.code, pipe, res); err != nil {
+	if err := corpus.Record(bg, s, "hpo", m.code, pipe, res); err != nil {
 		return fmt.Errorf("record trial %d: %w", tr.Number, err)
 	}
 	out.done(tr)

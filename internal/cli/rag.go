@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/rag"
-	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 )
 
@@ -37,9 +37,8 @@ block library:
 
 // ragValidation are the flags of commands that validate blocks.
 type ragValidation struct {
-	python, sandbox, cacheDir string
-	level, jobs               int
-	timeout                   time.Duration
+	level, jobs int
+	timeout     time.Duration
 }
 
 func (v *ragValidation) add(cmd *cobra.Command) {
@@ -47,29 +46,27 @@ func (v *ragValidation) add(cmd *cobra.Command) {
 	f.IntVar(&v.level, "level", 2, "validate up to this level: 0 (do not validate), 1 or 2")
 	f.IntVar(&v.jobs, "jobs", 1, "blocks validated at once")
 	f.DurationVar(&v.timeout, "timeout", 2*time.Minute, "validation time limit per block")
-	f.StringVar(&v.python, "python", "", "python interpreter with torch (env NNGPT_PYTHON; default: search)")
-	f.StringVar(&v.sandbox, "sandbox", envOr("NNGPT_SANDBOX", "auto"), "auto, bwrap or none (env NNGPT_SANDBOX)")
-	f.StringVar(&v.cacheDir, "cache-dir", "", "cache for the worker code (env NNGPT_CACHE)")
+	addMachineFlags(cmd)
 }
 
 // validator builds the sandboxed validator, nil when --level is 0.
-func (v *ragValidation) validator(ctx context.Context) (rag.Validator, error) {
+func (v *ragValidation) validator(g *globals, cmd *cobra.Command) (rag.Validator, error) {
 	if v.level == 0 {
 		return nil, nil
 	}
 	if v.level < 0 || v.level > 2 {
 		return nil, fmt.Errorf("--level %d: want 0, 1 or 2", v.level)
 	}
-	wf := workerFlags{python: v.python, cacheDir: v.cacheDir}
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: v.python, CacheDir: wf.cache()})
-	if err != nil {
-		return nil, fmt.Errorf("%w (run `nngpt doctor`, or pass --level 0 to extract without validating)", err)
-	}
-	sb, err := runner.NewSandbox(ctx, runner.SandboxMode(v.sandbox))
+	cfg, err := loadConfig(g, cmd)
 	if err != nil {
 		return nil, err
 	}
-	ex, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: max(1, v.jobs), Threads: 1, CacheDir: wf.cache()})
+	w, err := app.NewWorker(cmd.Context(), cfg, g.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("%w (or pass --level 0 to extract without validating)", err)
+	}
+	// A probe is small: one thread each, so several run side by side.
+	ex, err := w.Executor(cmd.Context(), app.ExecOptions{Slots: max(1, v.jobs), Threads: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +120,7 @@ block of the same name.`,
 					return fmt.Errorf("no nn.Module classes found in %s", idx.Root)
 				}
 			}
-			v, err := val.validator(ctx)
+			v, err := val.validator(g, cmd)
 			if err != nil {
 				return err
 			}

@@ -1,37 +1,23 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
-	"slices"
-	"sort"
-	"sync"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/config"
-	"github.com/nngpt/nngpt/finetune"
-	"github.com/nngpt/nngpt/gate"
-	"github.com/nngpt/nngpt/hpo"
 	"github.com/nngpt/nngpt/lemur"
-	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/loop"
-	"github.com/nngpt/nngpt/predict"
-	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/report"
-	"github.com/nngpt/nngpt/runner"
-	"github.com/nngpt/nngpt/store"
-	"github.com/nngpt/nngpt/synth"
-	"github.com/nngpt/nngpt/synth/evolve"
 	"github.com/nngpt/nngpt/workspace"
 	"github.com/nngpt/nngpt/zoo"
 )
@@ -77,12 +63,9 @@ func addRunFlags(cmd *cobra.Command) {
 	f.String("model", "", "the LLM's model name")
 	f.Int("shots", d.LLM.Shots, "supporting models in an n-shot prompt")
 	f.String("task", d.Task, "task")
-	f.String("dataset", d.Dataset, "dataset: shapes, cifar-10, cifar-100, mnist, fashion-mnist, svhn")
-	f.String("data-dir", "", "folder with the dataset files (env NNGPT_DATA)")
-	f.Bool("download", false, "let torchvision download missing dataset files")
+	f.String("dataset", d.Dataset, "dataset: "+strings.Join(lemur.TrainableDatasets(), ", "))
 	f.Int("workers", 0, "trainings at once (0: fit the cores)")
-	f.String("device", d.Device, "cpu, cuda or cuda:N")
-	f.String("python", "", "a python3 that can import torch (default: search)")
+	addMachineFlags(cmd)
 	f.Int64("max-params", d.MaxParams, "parameter limit per model")
 	f.Float64("admit", d.Admit, "admit models whose accuracy beats this multiple of chance")
 	f.Bool("early-stop", d.EarlyStop.Enabled, "stop runs predicted to miss the bar")
@@ -105,7 +88,7 @@ or a flag. Pass the same flags as to 'nngpt run' to see their effect.`,
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(g.stdout).Encode(cfg.Settings())
+				return json.NewEncoder(g.stdout).Encode(cfg.Effective())
 			}
 			if cfg.File != "" {
 				fmt.Fprintf(g.stdout, "# file %s\n", cfg.File)
@@ -113,7 +96,7 @@ or a flag. Pass the same flags as to 'nngpt run' to see their effect.`,
 				fmt.Fprintf(g.stdout, "# no %s in %s (`nngpt init` writes one)\n", config.FileName, g.workspace)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-			for _, s := range cfg.Settings() {
+			for _, s := range cfg.Effective() {
 				fmt.Fprintf(tw, "%s\t%s\t# %s\n", s.Key, s.Display(), s.Source)
 			}
 			return tw.Flush()
@@ -188,24 +171,23 @@ func runLoop(cmd *cobra.Command, g *globals, asJSON, fresh bool, resume string) 
 		return err
 	}
 	defer ws.Close()
-	loaded, err := config.Load(ws.Dir, cmd.Flags())
+	cfg, err := config.Load(ws.Dir, cmd.Flags())
 	if err != nil {
 		return err
 	}
-	cfg := loaded.Config
 	if _, err := zoo.Seed(ctx, ws.Store); err != nil {
 		return err
 	}
-	eng, err := newEngine(ctx, g, ws, cfg)
+	lp, err := app.OpenLoop(ctx, ws, cfg, loop.Selection{Resume: resume, New: fresh}, g.stderr)
 	if err != nil {
 		return err
 	}
-	out := newRunOutput(g, asJSON, cfg.Epochs)
-	eng.Observe = out.observe
-	res, err := eng.Run(ctx, loop.Options{Config: cfg, Resume: resume, New: fresh})
+	out := newRunOutput(g, asJSON, lp.Plan.Settings.Epochs)
+	lp.Engine.Observe = out.observe
+	res, err := lp.Engine.Run(ctx, lp.Plan, cfg.TimeBudget)
 	out.close()
 	if res != nil && res.Loop.ID != "" {
-		if rerr := writeReport(ctx, g, ws, res.Loop.ID, cfg.Admit*eng.Data.Chance(), !asJSON); rerr != nil && err == nil {
+		if rerr := writeReport(ctx, g, ws, res.Loop.ID, lp.Bar(), !asJSON); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -213,270 +195,6 @@ func runLoop(cmd *cobra.Command, g *globals, asJSON, fresh bool, resume string) 
 		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted; `nngpt run` resumes loop %s", res.Loop.ID)}
 	}
 	return err
-}
-
-// newEngine wires the loop's collaborators from the configuration.
-func newEngine(ctx context.Context, g *globals, ws *workspace.Workspace, cfg config.Config) (*loop.Engine, error) {
-	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: cfg.Python, CacheDir: ws.Path("cache")})
-	if err != nil {
-		return nil, fmt.Errorf("%w (run `nngpt doctor`)", err)
-	}
-	if err := py.CheckDevice(cfg.Device); err != nil {
-		return nil, err
-	}
-	sb, err := runner.NewSandbox(ctx, runner.SandboxAuto)
-	if err != nil {
-		return nil, err
-	}
-	spec := runner.DatasetSpec{Name: cfg.Dataset, DataDir: cfg.Data.Dir, Download: cfg.Data.Download, Seed: 1}
-	if cfg.Dataset == "shapes" {
-		spec.NTrain, spec.NTest, spec.Size = cfg.Data.Train, cfg.Data.Test, cfg.Data.Size
-	}
-	data, err := runner.Datasets{Sandbox: sb}.Prepare(ctx, py, spec)
-	if err != nil {
-		return nil, err
-	}
-	slots := cfg.Workers
-	if slots <= 0 {
-		slots = runtime.NumCPU()
-	}
-	exec, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: slots, Threads: max(1, runtime.NumCPU()/slots)})
-	if err != nil {
-		return nil, err
-	}
-	gcfg := gate.DefaultConfig()
-	gcfg.MaxParams = float64(cfg.MaxParams)
-	gt, _, err := gate.Open(ctx, ws.Store, gcfg, nil)
-	if err != nil {
-		return nil, err
-	}
-	gen, err := buildGenerator(ctx, cfg, ws.Dir, ws.Store, gt)
-	if err != nil {
-		return nil, err
-	}
-	eng := &loop.Engine{
-		Store: ws.Store, Generator: gen, Exec: exec, Data: data,
-		Check: func(ctx context.Context, c *synth.Candidate) synth.Verdict {
-			v, err := gt.Check(ctx, gate.Candidate{Name: c.Name, Code: c.Code})
-			if err != nil {
-				return synth.Reject("gate", "internal", err.Error())
-			}
-			return fromGate(v)
-		},
-		Learn: func(row store.CandidateRow) {
-			gt.Index().Add(row.Name, pyast.CodeIDs([]byte(row.Code)), gate.SourceCandidate)
-		},
-		Repro: map[string]any{"python": py.Version, "torch": py.Torch, "device": cfg.Device, "dataset_id": data.SplitID(),
-			"isolation": sb.Isolation},
-	}
-	if eng.Prune, eng.Finished, err = newPrune(ctx, g, ws, cfg, data); err != nil {
-		return nil, err
-	}
-	if cfg.Finetune.Export || cfg.Finetune.Command != "" {
-		fineTuning(g, ws, cfg, eng, gt)
-	}
-	if eng.Hyperparameters, err = hyperparameters(ws.Store, cfg); err != nil {
-		return nil, err
-	}
-	if ev, ok := gen.(*evolve.Generator); ok && cfg.Evolve.Learn {
-		eng.BeforeCycle = func(ctx context.Context, l store.Loop, cycle int) error {
-			rows, err := ws.Store.Candidates(ctx, l.ID)
-			if err != nil {
-				return err
-			}
-			ev.Policy = operatorPolicy(rows, cycle)
-			slog.Info("evolve operator weights", "cycle", cycle, "weights", ev.Policy.String())
-			return nil
-		}
-	}
-	return eng, nil
-}
-
-// operatorPolicy is evolve's operator policy after a loop's cycles before
-// the given one. Each evolve candidate credits its operators with a reward
-// in [-1, 1]: -1 when the gate rejected it (a duplicate included) or its
-// training failed, -0.5 when it was pruned as hopeless, and for a trained
-// one its accuracy's rank among all trained candidates so far, from -1
-// (the worst) to +1 (the best), so operators are judged against the loop's
-// own baseline even where every candidate clears the admission bar. It
-// depends on the journal alone, so a resumed loop rebuilds the policy an
-// uninterrupted one had.
-func operatorPolicy(rows []store.CandidateRow, cycle int) *evolve.Policy {
-	var past []store.CandidateRow
-	for _, r := range rows {
-		if r.Cycle < cycle {
-			past = append(past, r)
-		}
-	}
-	slices.SortFunc(past, func(a, b store.CandidateRow) int {
-		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Index, b.Index))
-	})
-	var accs []float64
-	for _, r := range past {
-		if r.State == store.StateDone && len(r.Epochs) > 0 {
-			accs = append(accs, slices.Max(r.Epochs))
-		}
-	}
-	slices.Sort(accs)
-	pol := evolve.NewPolicy()
-	for _, r := range past {
-		reward := 0.0
-		switch r.State {
-		case store.StateRejected, store.StateDuplicate, store.StateFailed:
-			reward = -1
-		case store.StatePruned:
-			reward = -0.5
-		case store.StateDone:
-			if len(r.Epochs) > 0 && len(accs) > 1 {
-				acc := slices.Max(r.Epochs)
-				below := sort.SearchFloat64s(accs, acc)                                                // trained candidates that did worse
-				above := len(accs) - sort.Search(len(accs), func(i int) bool { return accs[i] > acc }) // and better
-				reward = float64(below-above) / float64(len(accs)-1)
-			}
-		}
-		pol.Learn(&synth.Candidate{Generator: r.Generator, Operators: r.Operators}, reward)
-	}
-	return pol
-}
-
-// hyperparameters keeps a candidate's own hyperparameters (an LLM's <hp>,
-// evolve's inherited ones) when they fit the model's LEMUR search space,
-// clipped into it, and otherwise asks the configured recommender: the LLM's
-// one-shot when recommender is llm, then the learned one, fitted on the
-// corpus as it stood when the candidate's cycle began.
-func hyperparameters(st store.Store, cfg config.Config) (func(context.Context, *synth.Candidate) (lemur.Dict, string, error), error) {
-	var first hpo.Recommender
-	if cfg.Recommender == "llm" {
-		c, err := llm.New(llmConfig(cfg))
-		if err != nil {
-			return nil, err
-		}
-		first = &hpo.LLMRecommender{Client: c}
-	}
-	var learned *hpo.Learned
-	var fittedAt store.Counts
-	return func(ctx context.Context, c *synth.Candidate) (lemur.Dict, string, error) {
-		sp, err := hpo.LEMURSpace(pyast.Analyze([]byte(c.Code)).Contract.Supported, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		given := append(lemur.Dict(nil), c.HP...)
-		if c.Transform != "" {
-			given = given.Set("transform", c.Transform)
-		}
-		// The corpus only grows between cycles: refit when it changed.
-		if counts, err := st.Counts(ctx); err == nil && (learned == nil || counts != fittedAt) {
-			var recs []lemur.Record
-			for r, err := range st.Stats(ctx, store.Filter{}) {
-				if err != nil {
-					return nil, "", err
-				}
-				recs = append(recs, r)
-			}
-			if learned, err = hpo.FitLearned(recs, hpo.LearnedOptions{}); err != nil {
-				learned = nil
-			}
-			fittedAt = counts
-		}
-		var recs []hpo.Recommender
-		if first != nil {
-			recs = append(recs, first)
-		}
-		if learned != nil {
-			recs = append(recs, learned)
-		}
-		q := hpo.Query{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Model: c.Name, Code: c.Code, Epochs: cfg.Epochs}
-		prm, source, _, err := hpo.CandidateHP(ctx, recs, q, sp, given)
-		if source == "llm-hp" {
-			source = c.Generator // the generator's own, accepted
-		}
-		return prm, source, err
-	}, nil
-}
-
-// newPrune returns the early-stopping decision of the workspace's
-// predictor, or nil when early stopping is off, cannot act (too few
-// epochs) or has no predictor yet.
-// The second function feeds finished runs to the pruner's board, so "the
-// current top-k" includes this loop's results.
-func newPrune(ctx context.Context, g *globals, ws *workspace.Workspace, cfg config.Config, data *runner.Dataset) (
-	func(*store.CandidateRow, runner.EpochResult) (bool, float64), func(store.CandidateRow), error) {
-	if !cfg.EarlyStop.Enabled || cfg.Epochs <= cfg.EarlyStop.AfterEpoch {
-		return nil, nil, nil
-	}
-	pol := predict.DefaultPolicy()
-	pol.After = cfg.EarlyStop.AfterEpoch
-	pol.Admission = cfg.Admit * data.Chance()
-	p, err := predict.OpenPruner(ctx, ws.Dir, ws.Store, pol)
-	if errors.Is(err, predict.ErrNoPredictor) {
-		fmt.Fprintln(g.stderr, "nngpt: early stopping is off: no predictor in this workspace (`nngpt predict train` fits one)")
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	var mu sync.Mutex
-	features := map[string]predict.CodeFeatures{}
-	return func(row *store.CandidateRow, ep runner.EpochResult) (bool, float64) {
-			mu.Lock()
-			cf, ok := features[row.CodeID]
-			if !ok {
-				cf, _ = predict.CodeFeaturesOf([]byte(row.Code))
-				features[row.CodeID] = cf
-			}
-			mu.Unlock()
-			d, err := p.Decide(ctx, predict.CandidateState(row, ep.Epoch, ep.Accuracy, cfg.Epochs, cf))
-			if err != nil || !d.Stop || d.Prediction == nil {
-				return false, 0
-			}
-			return true, d.Prediction.BestAccuracy
-		}, func(row store.CandidateRow) {
-			if row.State == store.StateDone || row.State == store.StatePruned {
-				p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
-			}
-		}, nil
-}
-
-// fineTuning exports NNGPT's fine-tuning pairs after each cycle and runs
-// the user's fine-tune command; the model its last line names generates
-// next, also after a resume.
-func fineTuning(g *globals, ws *workspace.Workspace, cfg config.Config, eng *loop.Engine, gt *gate.Gate) {
-	model := cfg.LLM.Model
-	ftc := func(l store.Loop) finetune.Config {
-		return finetune.Config{Command: cfg.Finetune.Command, Dir: ws.Path("finetune", l.ID),
-			Export: finetune.Options{Task: cfg.Task, Dataset: cfg.Dataset, Metric: cfg.Metric, Seed: l.Seed,
-				Shots: cfg.LLM.Shots, MaxParams: cfg.MaxParams}}
-	}
-	use := func(next string, from int) error {
-		if next == "" || next == model || cfg.GeneratorName() != "llm" {
-			return nil
-		}
-		model = next
-		c := cfg
-		c.LLM.Model = next
-		gen, err := buildGenerator(context.Background(), c, ws.Dir, ws.Store, gt)
-		if err != nil {
-			return err
-		}
-		eng.Generator = gen
-		fmt.Fprintf(g.stderr, "nngpt: generating with %s from cycle %d on\n", next, from)
-		return nil
-	}
-	eng.Start = func(ctx context.Context, l store.Loop) error {
-		last, ok, err := finetune.Latest(ftc(l).Dir)
-		if err != nil || !ok {
-			return err
-		}
-		return use(last.Model, last.Cycle+1)
-	}
-	eng.AfterCycle = func(ctx context.Context, l store.Loop, cycle int) error {
-		res, err := finetune.Step(ctx, ws.Store, ftc(l), cycle, model)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(g.stderr, "nngpt: fine-tuning set of cycle %d: %s (%d pairs)\n", cycle, res.Data, res.Stats.Pairs)
-		return use(res.Model, cycle+1)
-	}
 }
 
 // writeReport writes the loop's report under the workspace and, when

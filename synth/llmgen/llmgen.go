@@ -72,7 +72,7 @@ type Generator struct {
 	Selection prompt.Strategy
 	// Task is the prompt's task description (classes, input shape, epochs,
 	// parameter limit); its names are overridden by the request's. Zero
-	// Classes or InShape: taken from KnownDatasets.
+	// Classes or InShape: taken from lemur.Dataset; Epochs: the request's.
 	Task prompt.Task
 	// Check, when set, is run on every extracted candidate; rejections are
 	// repaired.
@@ -92,17 +92,6 @@ type Generator struct {
 
 // Name implements synth.Generator.
 func (g *Generator) Name() string { return Name }
-
-// KnownDatasets are the classes and image shape (C, H, W) of the datasets
-// nngpt trains on, for the prompt's task line.
-var KnownDatasets = map[string]struct {
-	Classes int
-	Shape   [3]int
-}{
-	"shapes": {10, [3]int{3, 32, 32}}, "cifar-10": {10, [3]int{3, 32, 32}}, "cifar-100": {100, [3]int{3, 32, 32}},
-	"mnist": {10, [3]int{1, 28, 28}}, "fashion-mnist": {10, [3]int{1, 28, 28}}, "svhn": {10, [3]int{3, 32, 32}},
-	"imagenette": {10, [3]int{3, 224, 224}},
-}
 
 func (g *Generator) task(req synth.Request) (prompt.Task, error) {
 	t := g.Task
@@ -125,8 +114,8 @@ func (g *Generator) task(req synth.Request) (prompt.Task, error) {
 		t.Dataset = "shapes"
 	}
 	if t.Classes == 0 || t.InShape == [4]int{} {
-		k, ok := KnownDatasets[t.Dataset]
-		if !ok {
+		k, ok := lemur.Dataset(t.Dataset)
+		if !ok || k.Shape == [3]int{} {
 			return t, fmt.Errorf("llmgen: dataset %q is unknown: set the task's classes and input shape", t.Dataset)
 		}
 		if t.Classes == 0 {
@@ -136,11 +125,14 @@ func (g *Generator) task(req synth.Request) (prompt.Task, error) {
 			t.InShape = [4]int{64, k.Shape[0], k.Shape[1], k.Shape[2]}
 		}
 	}
+	if req.Epochs > 0 {
+		t.Epochs = req.Epochs
+	}
 	if t.Epochs == 0 {
 		t.Epochs = 1
 	}
 	if t.MaxParams == 0 {
-		t.MaxParams = 5_000_000
+		t.MaxParams = lemur.DefaultMaxParams
 	}
 	return t, nil
 }
@@ -156,38 +148,10 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 			yield(nil, errors.New("llmgen: no LLM client configured"))
 			return
 		}
-		task, err := g.task(req)
+		r, err := g.newRun(ctx, req)
 		if err != nil {
 			yield(nil, err)
 			return
-		}
-		set := g.Prompts
-		if set == nil {
-			set = prompt.Builtin()
-		}
-		log := g.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		seed := req.Seed
-		if seed == 0 {
-			seed = time.Now().UnixNano()
-		}
-		rng := rand.New(rand.NewPCG(uint64(seed), 0x5bd1e995))
-
-		var pool []prompt.Model
-		if req.Shots > 0 && g.Examples != nil {
-			if pool, err = g.Examples(ctx, req); err != nil {
-				yield(nil, fmt.Errorf("llmgen: read examples: %w", err))
-				return
-			}
-			if len(pool) == 0 {
-				log.Info("llmgen: no corpus model with a run on this pipeline: zero-shot prompts", "task", task.Task, "dataset", task.Dataset)
-			}
-		}
-		r := run{g: g, set: set, task: task, req: req, rng: rng, seed: seed, pool: pool, log: log, maxRepairs: g.MaxRepairs}
-		if r.maxRepairs == 0 {
-			r.maxRepairs = prompt.MaxRepairTries
 		}
 		for i := 0; i < req.N; i++ {
 			if err := ctx.Err(); err != nil {
@@ -206,6 +170,92 @@ func (g *Generator) Generate(ctx context.Context, req synth.Request) iter.Seq2[*
 	}
 }
 
+// newRun prepares the prompts of one request: the task, the templates,
+// the seeded sampler and the n-shot pool.
+func (g *Generator) newRun(ctx context.Context, req synth.Request) (*run, error) {
+	task, err := g.task(req)
+	if err != nil {
+		return nil, err
+	}
+	set := g.Prompts
+	if set == nil {
+		set = prompt.Builtin()
+	}
+	log := g.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	seed := req.Seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5bd1e995))
+	var pool []prompt.Model
+	if req.Shots > 0 && g.Examples != nil {
+		if pool, err = g.Examples(ctx, req); err != nil {
+			return nil, fmt.Errorf("llmgen: read examples: %w", err)
+		}
+		if len(pool) == 0 {
+			log.Info("llmgen: no corpus model with a run on this pipeline: zero-shot prompts", "task", task.Task, "dataset", task.Dataset)
+		}
+	}
+	r := &run{g: g, set: set, task: task, req: req, rng: rng, seed: seed, pool: pool, log: log, maxRepairs: g.MaxRepairs,
+		budget: budgetOf(g.Client)}
+	if r.maxRepairs == 0 {
+		r.maxRepairs = prompt.MaxRepairTries
+	}
+	return r, nil
+}
+
+func budgetOf(c llm.Client) llm.Budget {
+	if c == nil {
+		return llm.Budget{}
+	}
+	return c.Budget()
+}
+
+// Preview renders the first prompt the generator would send for req, of
+// the given kind, with the same task, templates and examples as Generate
+// (nothing is sent). budget stands in for the client's when the generator
+// has none. A repair prompt needs previous, the attempt it repairs.
+func (g *Generator) Preview(ctx context.Context, req synth.Request, kind prompt.Kind, budget llm.Budget, previous *prompt.Previous) (*prompt.Prompt, error) {
+	if kind == prompt.ZeroShot {
+		req.Shots = 0
+	}
+	r, err := g.newRun(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if g.Client == nil {
+		r.budget = budget
+	}
+	d := prompt.Data{Task: r.task}
+	switch kind {
+	case prompt.ZeroShot:
+	case prompt.NShot:
+		main, sup, err := prompt.Selector{Strategy: g.Selection, Rand: r.rng}.Select(r.pool, req.Shots)
+		if err != nil {
+			return nil, fmt.Errorf("n-shot prompt: %w (train or import models on %s first, or preview a zero-shot prompt)", err, r.task.Dataset)
+		}
+		d.Main, d.Supporting = &main, sup
+	case prompt.Repair:
+		if previous == nil {
+			return nil, errors.New("llmgen: a repair prompt needs the attempt it repairs")
+		}
+		p := *previous
+		p.MaxTries = r.maxRepairs
+		d.Previous = &p
+	case prompt.RAG:
+		if len(g.Blocks) == 0 {
+			return nil, errors.New("llmgen: a RAG prompt needs a library block")
+		}
+		d.Block = &g.Blocks[0]
+	default:
+		return nil, fmt.Errorf("prompt kind %q: want zeroshot, nshot, repair or rag", kind)
+	}
+	return r.set.Fit(ctx, r.budget, kind, d)
+}
+
 type run struct {
 	g    *Generator
 	set  *prompt.Set
@@ -217,12 +267,13 @@ type run struct {
 	log  *slog.Logger
 
 	maxRepairs int
+	budget     llm.Budget
 }
 
 // first builds candidate i's first prompt: RAG when blocks are given,
 // n-shot when examples exist and fit, else zero-shot.
 func (r *run) first(ctx context.Context, i int) (*prompt.Prompt, []string, error) {
-	budget := r.g.Client.Budget()
+	budget := r.budget
 	if len(r.g.Blocks) > 0 {
 		b := r.g.Blocks[i%len(r.g.Blocks)]
 		p, err := r.set.Fit(ctx, budget, prompt.RAG, prompt.Data{Task: r.task, Block: &b})
@@ -388,7 +439,7 @@ func hpDict(hp map[string]float64) lemur.Dict {
 // repair builds the repair prompt for a rejected candidate.
 func (r *run) repair(ctx context.Context, c *synth.Candidate, ex reply.Result, attempt int) (*prompt.Prompt, string, error) {
 	v := c.Verdict
-	budget := r.g.Client.Budget()
+	budget := r.budget
 	hp := ex.HPRaw
 	if b, err := synth.HPJSON(c.HP); err == nil && len(c.HP) > 0 {
 		hp = string(b)

@@ -14,7 +14,7 @@ type Options struct {
 	// Selection of n-shot examples: best, random or diverse ("": best).
 	Selection string
 	// Task: classes, input shape, epochs and parameter limit for the
-	// prompt (zero fields: from KnownDatasets and the defaults).
+	// prompt (zero fields: from lemur.Dataset, the request and the defaults).
 	Task prompt.Task
 	// Blocks, Check, MaxRepairs, OnProgress and NoStream as in Generator.
 	Blocks     []prompt.Block

@@ -1,4 +1,4 @@
-package cli
+package evolve_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/nngpt/nngpt/synth/evolve"
 )
 
-func TestOperatorPolicy(t *testing.T) {
+func TestLearnPolicy(t *testing.T) {
 	row := func(cycle, index int, gen, state string, acc float64, ops ...string) store.CandidateRow {
 		r := store.CandidateRow{Cycle: cycle, Index: index, Generator: gen, State: state, Operators: ops}
 		if state == store.StateDone {
@@ -45,7 +45,7 @@ func TestOperatorPolicy(t *testing.T) {
 		{3, evolve.OpKernel, -1}, // third of four: -1/3
 	}
 	for _, tc := range tests {
-		w := operatorPolicy(rows, tc.cycle).Weights()[tc.op]
+		w := evolve.LearnPolicy(rows, tc.cycle).Weights()[tc.op]
 		got := 0
 		switch {
 		case w > def[tc.op]+1e-12:

@@ -1,11 +1,12 @@
-package runner
+package corpus
 
 import (
 	"context"
 	"fmt"
-	"strings"
 
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/lemur"
+	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 )
 
@@ -13,7 +14,7 @@ import (
 // least one epoch), its code in LEMUR's nn table under p.NN and one stat
 // row per finished epoch; in every case the run record. origin says what
 // started the run (check, loop, hpo, ...).
-func Record(ctx context.Context, st store.Store, origin, code string, p lemur.Pipeline, res *Result) error {
+func Record(ctx context.Context, st store.Store, origin, code string, p lemur.Pipeline, res *runner.Result) error {
 	if res.Failure == nil && len(res.Epochs) > 0 {
 		if _, err := st.PutCode(ctx, store.Code{Kind: store.KindNN, Name: p.NN, Code: code, ID: lemur.CodeID(code)}); err != nil {
 			return fmt.Errorf("record code of %s: %w", p.NN, err)
@@ -22,27 +23,27 @@ func Record(ctx context.Context, st store.Store, origin, code string, p lemur.Pi
 			return fmt.Errorf("record stats of %s: %w", p.NN, err)
 		}
 	}
-	if err := st.PutRun(ctx, res.RunRecord(origin, p)); err != nil {
+	if err := st.PutRun(ctx, RunRecord(res, origin, p)); err != nil {
 		return fmt.Errorf("record run of %s: %w", p.NN, err)
 	}
 	return nil
 }
 
 // RunRecord is the store's run record of r under pipeline p.
-func (r *Result) RunRecord(origin string, p lemur.Pipeline) store.Run {
+func RunRecord(r *runner.Result, origin string, p lemur.Pipeline) store.Run {
 	run := store.Run{
 		ID: r.RunID, Origin: origin, NN: p.NN, CodeID: r.CodeID, Task: p.Task, Dataset: p.Dataset, Metric: p.Metric,
 		Transform: r.Transform, Batch: r.Batch, EpochsRequested: r.EpochsWanted, Stage: string(r.Reached),
 		Params: r.Params, Torch: r.Torch, Python: r.Python, Device: r.Device, Threads: r.Threads,
 		Isolation: string(r.Isolation), Seed: r.Seed, DatasetID: r.DatasetID, SplitID: r.SplitID,
-		BestAccuracy: r.Best(), StartedAt: r.Started, FinishedAt: r.Finished, LogTail: lastN(r.LogTail, 60),
+		BestAccuracy: r.Best(), StartedAt: r.Started, FinishedAt: r.Finished, LogTail: text.LastLines(r.LogTail, 60),
 	}
 	if r.Prm != nil {
 		run.Prm = r.RecordPrm()
 		run.UID = lemur.UID(run.Prm)
 	}
 	switch {
-	case r.Failure != nil && r.Failure.Kind == FailCanceled:
+	case r.Failure != nil && r.Failure.Kind == runner.FailCanceled:
 		run.Status = "canceled"
 	case r.Failure != nil:
 		run.Status = "failed"
@@ -55,7 +56,7 @@ func (r *Result) RunRecord(origin string, p lemur.Pipeline) store.Run {
 		run.FailureKind, run.FailureMessage = string(r.Failure.Kind), r.Failure.Message
 		run.Stage = string(r.Failure.Stage)
 		if r.Failure.Traceback != "" {
-			run.LogTail = lastN(r.LogTail, 30) + "\n--- traceback ---\n" + r.Failure.Traceback
+			run.LogTail = text.LastLines(r.LogTail, 30) + "\n--- traceback ---\n" + r.Failure.Traceback
 		}
 	}
 	for _, e := range r.Epochs {
@@ -63,12 +64,4 @@ func (r *Result) RunRecord(origin string, p lemur.Pipeline) store.Run {
 			TrainLoss: e.TrainLoss, TrainSeconds: e.TrainSeconds, EvalSeconds: e.EvalSeconds, SamplesPerSec: e.SamplesPerSec})
 	}
 	return run
-}
-
-func lastN(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

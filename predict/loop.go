@@ -1,0 +1,49 @@
+package predict
+
+import (
+	"context"
+	"sync"
+
+	"github.com/nngpt/nngpt/store"
+)
+
+// LoopPruner is the closed loop's early stopping through a Pruner: it
+// judges a candidate after each epoch and puts every finished candidate on
+// the pruner's board, so "the current top-k" includes the loop's own
+// results (loop.Pruner).
+type LoopPruner struct {
+	p      *Pruner
+	epochs int // the epochs each candidate trains for
+
+	mu       sync.Mutex
+	features map[string]CodeFeatures // by code id: analysed once
+}
+
+// NewLoopPruner judges candidates that train for epochs epochs with p.
+func NewLoopPruner(p *Pruner, epochs int) *LoopPruner {
+	return &LoopPruner{p: p, epochs: epochs, features: map[string]CodeFeatures{}}
+}
+
+// Prune decides after epoch whether the candidate is hopeless; predicted
+// is the predicted best accuracy it judged by.
+func (lp *LoopPruner) Prune(ctx context.Context, row *store.CandidateRow, epoch int, acc float64) (stop bool, predicted float64) {
+	lp.mu.Lock()
+	cf, ok := lp.features[row.CodeID]
+	if !ok {
+		cf, _ = CodeFeaturesOf([]byte(row.Code))
+		lp.features[row.CodeID] = cf
+	}
+	lp.mu.Unlock()
+	d, err := lp.p.Decide(ctx, CandidateState(row, epoch, acc, lp.epochs, cf))
+	if err != nil || !d.Stop || d.Prediction == nil {
+		return false, 0
+	}
+	return true, d.Prediction.BestAccuracy
+}
+
+// Finished puts a trained or pruned candidate's best accuracy on the board.
+func (lp *LoopPruner) Finished(row store.CandidateRow) {
+	if row.State == store.StateDone || row.State == store.StatePruned {
+		lp.p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
+	}
+}
