@@ -117,8 +117,10 @@ func (checkFunc) Learn(string, string)                                          
 // beforeFunc is a Hook that runs a function before each cycle.
 type beforeFunc func(ctx context.Context, l store.Loop, cycle int) error
 
-func (f beforeFunc) BeforeCycle(ctx context.Context, l store.Loop, cycle int) error { return f(ctx, l, cycle) }
-func (beforeFunc) AfterCycle(context.Context, store.Loop, int) error                { return nil }
+func (f beforeFunc) BeforeCycle(ctx context.Context, l store.Loop, cycle int) error {
+	return f(ctx, l, cycle)
+}
+func (beforeFunc) AfterCycle(context.Context, store.Loop, int) error { return nil }
 
 func openStore(t testing.TB, path string) store.Store {
 	t.Helper()

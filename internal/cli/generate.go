@@ -27,13 +27,13 @@ import (
 const CandidatesDir = "candidates"
 
 type generateOpts struct {
-	n         int
-	asJSON    bool
-	dynamic   string // auto, off, forward, train
-	workers   int
-	nTrain    int
-	nTest     int
-	noWrite   bool
+	n       int
+	asJSON  bool
+	dynamic string // auto, off, forward, train
+	workers int
+	nTrain  int
+	nTest   int
+	noWrite bool
 }
 
 // generateLine is one candidate in --json output: the candidate's own JSON
