@@ -39,16 +39,16 @@ func NewWorker(ctx context.Context, cfg *config.Loaded, notice io.Writer) (*Work
 	if mode == runner.SandboxNone && cfg.Origin["sandbox"] != config.FromFlag {
 		return nil, fmt.Errorf("sandbox none comes from %s: running generated code without isolation must be asked for on the command line (--sandbox none), each time", cfg.Origin["sandbox"])
 	}
+	sb, err := runner.NewSandbox(ctx, mode)
+	if err != nil {
+		return nil, fmt.Errorf("%w (`nngpt doctor` says why; --sandbox auto falls back to resource limits)", err)
+	}
 	py, _, err := runner.FindPython(ctx, runner.PythonOptions{Path: m.Python, CacheDir: cache})
 	if err != nil {
 		return nil, fmt.Errorf("%w (run `nngpt doctor`)", err)
 	}
 	if err := py.CheckDevice(m.Device); err != nil {
 		return nil, err
-	}
-	sb, err := runner.NewSandbox(ctx, mode)
-	if err != nil {
-		return nil, fmt.Errorf("%w (`nngpt doctor` says why; --sandbox auto falls back to resource limits)", err)
 	}
 	if sb.Isolation != runner.IsolationBwrap && notice != nil {
 		fmt.Fprintf(notice, "nngpt: WARNING: generated code runs WITHOUT bubblewrap isolation (%s): only resource limits hold it; "+

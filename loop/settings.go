@@ -209,16 +209,11 @@ type Difference struct {
 	Stored, Want json.RawMessage
 }
 
-// Diff lists the keys among keys (all when nil) whose values differ
-// between s and other, in key order.
+// Diff lists the keys among keys whose values differ between s and other,
+// in key order.
 func (s Settings) Diff(other Settings, keys []string) []Difference {
 	a, b := s.Flatten(), other.Flatten()
-	if keys == nil {
-		for k := range a {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
+	keys = slices.Sorted(slices.Values(keys))
 	var out []Difference
 	for _, k := range keys {
 		va, ok := a[k]

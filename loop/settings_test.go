@@ -2,6 +2,8 @@ package loop
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,7 +65,7 @@ func TestSettingsDiffAndPortable(t *testing.T) {
 	if len(d) != 2 || d[0].Key != "dataset" || string(d[0].Stored) != `"shapes"` || string(d[0].Want) != `"mnist"` || d[1].Key != "llm.url" {
 		t.Fatalf("diff %+v", d)
 	}
-	if all := a.Diff(b, nil); len(all) != 3 {
+	if all := a.Diff(b, slices.Collect(maps.Keys(a.Flatten()))); len(all) != 3 {
 		t.Fatalf("diff over every key: %+v", all)
 	}
 	p := a.WithPortable(b, []string{"dataset", "data.dir", "llm.url"})

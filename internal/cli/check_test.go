@@ -157,7 +157,10 @@ func TestCheckBadInput(t *testing.T) {
 		{[]string{"check", f, "--record"}, "contains '_'"},
 		{[]string{"check", f, "--prm", "[1]"}, "--prm"},
 		{[]string{"check", f, "--prm", `{"lr": "fast"}`}, "not a number"},
-		{[]string{"check", f, "--sandbox", "maybe"}, "sandbox mode"},
+		{[]string{"check", f, "--sandbox", "maybe"}, `sandbox = "maybe": want auto`},
+		{[]string{"check", f, "--batch", "0"}, "batch = 0"},
+		{[]string{"check", f, "--epochs", "0"}, "epochs = 0"},
+		{[]string{"check", f, "--dataset", "cifar10"}, `LEMUR spells it "cifar-10"`},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer

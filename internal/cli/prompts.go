@@ -97,6 +97,9 @@ LLM gets. Nothing is sent.`,
 					Stage: "parse", Reason: "syntax_error", Error: "line 10 col 35: invalid syntax near \"(\" (example error)", Try: 1}
 			}
 			p, err := app.PromptPreview(ctx, ws, cfg.Settings, prompt.Kind(kind), block, prev)
+			if errors.Is(err, prompt.ErrNoExamples) {
+				return fmt.Errorf("%w, or use --kind zeroshot", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -107,6 +110,9 @@ LLM gets. Nothing is sent.`,
 			ctxLen, maxTok := cfg.LLM.ContextLength, cfg.LLM.MaxTokens
 			fmt.Fprintf(g.stderr, "\n%s prompt: %d supporting models (%d dropped to fit), ~%d tokens estimated of %d available (context %d - reply %d)\nhash %s, templates %s",
 				p.Kind, p.Shots, p.Dropped, p.Tokens, ctxLen-maxTok, ctxLen, maxTok, p.Hash[:16], p.TemplateHash[:16])
+			if set, err := prompt.LoadWorkspace(ws.Dir); err == nil && len(set.Overridden) > 0 {
+				fmt.Fprintf(g.stderr, " (overridden: %v)", set.Overridden)
+			}
 			fmt.Fprintln(g.stderr)
 			return nil
 		},

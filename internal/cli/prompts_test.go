@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nngpt/nngpt/llm/llmtest"
 )
 
 func TestPromptsExportAndShow(t *testing.T) {
@@ -75,5 +77,36 @@ func TestPromptsShowRAG(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Execute(context.Background(), []string{"-w", t.TempDir(), "prompts", "show", "--kind", "rag"}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "nngpt rag extract") {
 		t.Errorf("empty library: exit %d, %s", code, errb.String())
+	}
+}
+
+// TestPromptSaysConfiguredEpochs: the prompt sent to the LLM states the
+// configured epochs, and `prompts show` previews exactly what is sent.
+func TestPromptSaysConfiguredEpochs(t *testing.T) {
+	srv := llmtest.NewServer(t, llmtest.Reply(llmtest.ReplyGood.Text))
+	ws := filepath.Join(t.TempDir(), "ws")
+	var out, errb bytes.Buffer
+	if code := Execute(context.Background(), []string{"-w", ws, "generate", "--dynamic", "off", "--llm", srv.URL, "--model", "scripted",
+		"--n", "1", "--epochs", "3", "--dataset", "mnist", "--no-write"}, &out, &errb); code != 0 {
+		t.Fatalf("generate: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 || len(reqs[0].Messages) != 2 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	sent := reqs[0].Messages
+	if !strings.Contains(sent[1].Content, "after 3 training epoch(s)") || strings.Contains(sent[1].Content, "after 1 training epoch(s)") {
+		t.Fatalf("the prompt does not say 3 epochs:\n%s", sent[1].Content)
+	}
+	out.Reset()
+	if code := Execute(context.Background(), []string{"-w", ws, "prompts", "show", "--kind", "zeroshot", "--epochs", "3", "--dataset", "mnist", "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("prompts show: exit %d\n%s", code, errb.String())
+	}
+	var p struct{ Messages []struct{ Role, Content string } }
+	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Messages) != 2 || p.Messages[0].Content != sent[0].Content || p.Messages[1].Content != sent[1].Content {
+		t.Errorf("the preview differs from what was sent:\npreview %+v\nsent %+v", p.Messages, sent)
 	}
 }

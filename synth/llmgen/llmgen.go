@@ -235,7 +235,7 @@ func (g *Generator) Preview(ctx context.Context, req synth.Request, kind prompt.
 	case prompt.NShot:
 		main, sup, err := prompt.Selector{Strategy: g.Selection, Rand: r.rng}.Select(r.pool, req.Shots)
 		if err != nil {
-			return nil, fmt.Errorf("n-shot prompt: %w (train or import models on %s first, or preview a zero-shot prompt)", err, r.task.Dataset)
+			return nil, fmt.Errorf("n-shot prompt: %w (train or import models on %s first)", err, r.task.Dataset)
 		}
 		d.Main, d.Supporting = &main, sup
 	case prompt.Repair:
