@@ -3,8 +3,8 @@ package loop
 import (
 	"context"
 	"maps"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"

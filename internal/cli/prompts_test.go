@@ -102,7 +102,9 @@ func TestPromptSaysConfiguredEpochs(t *testing.T) {
 	if code := Execute(context.Background(), []string{"-w", ws, "prompts", "show", "--kind", "zeroshot", "--epochs", "3", "--dataset", "mnist", "--json"}, &out, &errb); code != 0 {
 		t.Fatalf("prompts show: exit %d\n%s", code, errb.String())
 	}
-	var p struct{ Messages []struct{ Role, Content string } }
+	var p struct {
+		Messages []struct{ Role, Content string }
+	}
 	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
 		t.Fatal(err)
 	}
