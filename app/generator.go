@@ -8,6 +8,7 @@ import (
 
 	"github.com/nngpt/nngpt/corpus"
 	"github.com/nngpt/nngpt/gate"
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/llm"
 	"github.com/nngpt/nngpt/loop"
 	"github.com/nngpt/nngpt/prompt"
@@ -58,8 +59,8 @@ func evolveGenerator(st store.Store, gt *gate.Gate) *evolve.Generator {
 			}
 			out := make([]evolve.Parent, len(models))
 			for i, m := range models {
-				tr, _ := m.Prm.String("transform")
-				out[i] = evolve.Parent{Name: m.Name, Code: m.Code, Accuracy: m.Accuracy, HP: m.Prm.Without("transform"), Transform: tr}
+				hp, batch, tr := lemur.SplitPrm(m.Prm)
+				out[i] = evolve.Parent{Name: m.Name, Code: m.Code, Accuracy: m.Accuracy, HP: lemur.JoinPrm(hp, batch, ""), Transform: tr}
 			}
 			return out, nil
 		}),

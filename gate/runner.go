@@ -1,12 +1,14 @@
 package gate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/nngpt/nngpt/internal/text"
+	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/pyast"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/synth"
@@ -55,10 +57,9 @@ func (r *RunnerCheck) CheckDynamic(ctx context.Context, c Candidate, _ *pyast.An
 	r.mu.Unlock()
 	job := runner.Job{Name: c.Name, Code: c.Code, Data: r.Data, Epochs: 1, Device: r.Device, Seed: r.Seed, MaxParams: r.MaxParams, Batch: r.Batch}
 	if cand != nil {
-		job.Prm = cand.HP.Without("batch")
-		if b, ok := cand.HP.Float("batch"); ok && b >= 1 {
-			job.Batch = int(b)
-		}
+		var batch int
+		job.Prm, batch, _ = lemur.SplitPrm(cand.HP)
+		job.Batch = cmp.Or(batch, r.Batch)
 		job.Transform = cand.Transform
 	}
 	run, err := r.Exec.Submit(ctx, job)

@@ -34,10 +34,8 @@ func (s *CorpusSource) Hyperparameters(ctx context.Context, c *synth.Candidate) 
 	if err != nil {
 		return nil, "", err
 	}
-	given := append(lemur.Dict(nil), c.HP...)
-	if c.Transform != "" {
-		given = given.Set("transform", c.Transform)
-	}
+	hp, batch, _ := lemur.SplitPrm(c.HP)
+	given := lemur.JoinPrm(hp, batch, c.Transform)
 	learned, err := s.fit(ctx)
 	if err != nil {
 		return nil, "", err

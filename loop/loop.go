@@ -10,6 +10,7 @@
 package loop
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -338,8 +339,8 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg Settings, cycl
 			source := "generator"
 			if e.HP != nil && c.Verdict.OK() {
 				if prm, src, err := e.HP.Hyperparameters(ctx, c); err == nil {
-					tr, _ := prm.String("transform")
-					c.HP, c.Transform, source = prm.Without("transform"), tr, src
+					hp, batch, tr := lemur.SplitPrm(prm)
+					c.HP, c.Transform, source = lemur.JoinPrm(hp, batch, ""), tr, src
 				} else {
 					e.log().Info("keeping the generator's hyperparameters", "candidate", c.Name, "err", err)
 				}
@@ -359,15 +360,8 @@ func (e *Engine) generate(ctx context.Context, l *store.Loop, cfg Settings, cycl
 }
 
 func (e *Engine) rowFrom(loopID string, cfg Settings, cycle, i int, c *synth.Candidate, hpSource string) store.CandidateRow {
-	prm := append(lemur.Dict(nil), c.HP...)
-	if _, ok := prm.Get("batch"); !ok {
-		prm = prm.Set("batch", int64(cfg.Batch))
-	}
-	tr := c.Transform
-	if tr == "" {
-		tr = "norm"
-	}
-	prm = prm.Set("transform", tr)
+	hp, batch, _ := lemur.SplitPrm(c.HP)
+	prm := lemur.JoinPrm(hp, cmp.Or(batch, cfg.Batch), cmp.Or(c.Transform, "norm"))
 	repro := map[string]any{"seed": c.Seed, "generator": c.Generator, "operators": c.Operators, "dataset": cfg.Dataset,
 		"hp_source": hpSource}
 	if c.Prompt != "" {
@@ -419,17 +413,10 @@ func nonEmpty(s, def string) string {
 
 // train runs one candidate through the executor, journaling its progress.
 func (e *Engine) train(ctx context.Context, cfg Settings, row *store.CandidateRow) error {
-	batch := cfg.Batch
-	if v, ok := row.Prm.Get("batch"); ok {
-		if b, ok := lemur.AsFloat(v); ok && b >= 1 {
-			batch = int(b)
-		}
-	}
-	tr, _ := row.Prm.String("transform")
+	prm, batch, tr := lemur.SplitPrm(row.Prm)
 	var mu sync.Mutex // guards row between OnEpoch and this goroutine
 	job := runner.Job{
-		Name: row.Name, Code: row.Code, Data: e.Data, Prm: row.Prm.Without("batch", "transform"),
-		Batch: batch, Transform: tr, Epochs: cfg.Epochs, Device: e.Device, MaxParams: cfg.MaxParams,
+		Name: row.Name, Code: row.Code, Data: e.Data, Prm: prm, Batch: cmp.Or(batch, cfg.Batch), Transform: tr, Epochs: cfg.Epochs, Device: e.Device, MaxParams: cfg.MaxParams,
 		Seed: seedOf(row),
 		OnEpoch: func(ep runner.EpochResult) runner.Decision {
 			if e.Pruner == nil {

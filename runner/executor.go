@@ -94,11 +94,7 @@ func (r *Result) Last() float64 {
 // RecordPrm is the trial's hyperparameter dict as LEMUR records it: the
 // model's hyperparameters plus batch and transform.
 func (r *Result) RecordPrm() lemur.Dict {
-	d := make(lemur.Dict, 0, len(r.Prm)+2)
-	d = append(d, r.Prm...)
-	d = d.Set("batch", int64(r.Batch))
-	d = d.Set("transform", r.Transform)
-	return d
+	return lemur.JoinPrm(r.Prm, r.Batch, r.Transform)
 }
 
 // Records are the LEMUR stat rows of the finished epochs under p.

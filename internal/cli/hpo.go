@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -405,12 +406,8 @@ func runHPOTrial(ctx context.Context, st *hpo.Study, exec runner.Executor, prune
 		return err
 	}
 	out.trial(tr)
-	prm := tr.Params.Without("batch", "transform")
-	batch := 64
-	if v, ok := tr.Params.Float("batch"); ok {
-		batch = int(v)
-	}
-	transform, _ := tr.Params.String("transform")
+	prm, batch, transform := lemur.SplitPrm(tr.Params)
+	batch = cmp.Or(batch, 64)
 	var mu sync.Mutex
 	var pruneNote string
 	job := runner.Job{
