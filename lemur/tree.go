@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 // Reasons a file of a LEMUR tree is skipped. They are stable keys: import
@@ -448,7 +450,7 @@ func typeName(v Value) string {
 	case bool:
 		return "a boolean"
 	case string:
-		return fmt.Sprintf("the string %q", truncate(x, 30))
+		return fmt.Sprintf("the string %q", text.Head(x, 30))
 	case float64, int64:
 		return "a number"
 	case []Value:
@@ -457,13 +459,6 @@ func typeName(v Value) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // Tree is a whole LEMUR tree in memory.

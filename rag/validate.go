@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/runner"
 	"github.com/nngpt/nngpt/store"
 )
@@ -50,7 +51,7 @@ func (v SandboxValidator) Validate(ctx context.Context, b *Block, level int) (Va
 	case res.Failure != nil:
 		out.Kind = string(res.Failure.Kind)
 		out.Error = res.Failure.Message
-		if tb := lastLines(res.Failure.Traceback, 3); tb != "" && !strings.Contains(out.Error, tb) {
+		if tb := text.LastLines(res.Failure.Traceback, 3); tb != "" && !strings.Contains(out.Error, tb) {
 			out.Error += "\n" + tb
 		}
 	case res.Level < level:
@@ -61,14 +62,6 @@ func (v SandboxValidator) Validate(ctx context.Context, b *Block, level int) (Va
 		out.Error = res.Reason
 	}
 	return out, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // Record is the library row of a block and its validation (nil: not

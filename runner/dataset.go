@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/worker"
 )
@@ -273,9 +274,9 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	switch {
 	case err != nil && errors.Is(err, errEOF):
 		f := exitFailure(st, sb.Isolation == IsolationBwrap, "prepare")
-		return nil, fmt.Errorf("prepare dataset %s: %s\n%s", spec.Name, f.Message, tailLines(p.log.String(), 20))
+		return nil, fmt.Errorf("prepare dataset %s: %s\n%s", spec.Name, f.Message, text.LastLines(p.log.String(), 20))
 	case err != nil:
-		return nil, fmt.Errorf("prepare dataset %s: %w\n%s", spec.Name, err, tailLines(p.log.String(), 20))
+		return nil, fmt.Errorf("prepare dataset %s: %w\n%s", spec.Name, err, text.LastLines(p.log.String(), 20))
 	case ev.T == "error":
 		if ev.Kind == string(FailData) {
 			msg := ev.Message
@@ -359,12 +360,4 @@ func reachable(sb *Sandbox, dirs ...string) error {
 		}
 	}
 	return nil
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

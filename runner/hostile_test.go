@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 // hostileTemplate is a working LEMUR model with hooks where each hostile
@@ -207,7 +209,7 @@ for fd in range(0, 4096):
 			}
 			if res.Failure.Kind != tc.kind || res.Failure.Stage != tc.stage {
 				t.Fatalf("failed with %s at %s (%s), want %s at %s\n%s\nlog:\n%s", res.Failure.Kind, res.Failure.Stage,
-					res.Failure.Message, tc.kind, tc.stage, res.Failure.Traceback, tailLines(res.LogTail, 15))
+					res.Failure.Message, tc.kind, tc.stage, res.Failure.Traceback, text.LastLines(res.LogTail, 15))
 			}
 			if tc.check != nil {
 				tc.check(t, res)

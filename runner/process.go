@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 // wireEvent is one line the worker writes on its event descriptor.
@@ -172,11 +174,11 @@ func (p *proc) readEvents(r *os.File) {
 		if len(line) > 0 && err == nil {
 			var ev wireEvent
 			if jerr := json.Unmarshal(bytes.TrimSpace(line), &ev); jerr != nil {
-				p.evErr = &tamperError{fmt.Sprintf("an event line that is not JSON: %q", clip(string(line), 200))}
+				p.evErr = &tamperError{fmt.Sprintf("an event line that is not JSON: %q", text.Head(string(line), 200))}
 				return
 			}
 			if ev.Nonce != p.nonce {
-				p.evErr = &tamperError{fmt.Sprintf("an event without this job's nonce: %q", clip(string(line), 200))}
+				p.evErr = &tamperError{fmt.Sprintf("an event without this job's nonce: %q", text.Head(string(line), 200))}
 				return
 			}
 			seq++
@@ -194,7 +196,7 @@ func (p *proc) readEvents(r *os.File) {
 		}
 		if err != nil {
 			if len(bytes.TrimSpace(line)) > 0 {
-				p.evErr = &tamperError{fmt.Sprintf("an unterminated event line: %q", clip(string(line), 200))}
+				p.evErr = &tamperError{fmt.Sprintf("an unterminated event line: %q", text.Head(string(line), 200))}
 			} else {
 				p.evErr = errEOF
 			}
@@ -288,13 +290,6 @@ func exitFailure(st *os.ProcessState, inBwrap bool, stage Stage) *Failure {
 		f.Kind, f.Message = FailCrashed, fmt.Sprintf("the worker exited with status %d before finishing", code)
 	}
 	return f
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // capLog keeps the head and the tail of a worker's output and counts the

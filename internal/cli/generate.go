@@ -18,6 +18,7 @@ import (
 	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/gate"
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/synth"
 )
@@ -302,7 +303,7 @@ func (out *generateOutput) emit(j indexed) {
 	}
 	name := c.Name
 	if name == "" {
-		name = "(no code) " + short(c.ID, 12)
+		name = "(no code) " + text.Head(c.ID, 12)
 	}
 	from := ""
 	if len(c.Operators) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/nngpt/nngpt/internal/text"
 	"github.com/nngpt/nngpt/loop"
 	"github.com/nngpt/nngpt/store"
 )
@@ -53,13 +54,13 @@ func (o *runOutput) observe(ev loop.Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch ev.Type {
-	case "loop":
+	case loop.EventLoop:
 		fmt.Fprintf(o.w, "loop %s %s (%d cycles)\n", ev.Loop, ev.Message, ev.Cycles)
 		if o.p != nil && o.cycle == nil {
 			o.cycle = o.p.AddBar(int64(ev.Cycles), mpb.PrependDecorators(decor.Name("cycles     ", decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d")),
 				mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
 		}
-	case "cycle":
+	case loop.EventCycle:
 		fmt.Fprintf(o.w, "cycle %d/%d\n", ev.Cycle, ev.Cycles)
 		if o.cycle != nil {
 			o.cycle.SetCurrent(int64(ev.Cycle - 1))
@@ -68,21 +69,21 @@ func (o *runOutput) observe(ev loop.Event) {
 			o.cands.Abort(true)
 		}
 		o.cands, o.final = nil, map[string]bool{}
-	case "candidate":
+	case loop.EventCandidate:
 		o.candidate(ev.Candidate)
-	case "batch":
+	case loop.EventBatch:
 		// A training's bar counts batches over all its epochs.
 		if b, p := o.trains[ev.Candidate.ID], ev.Progress; b != nil && p.Batches > 0 {
 			b.SetTotal(int64(o.epochs*p.Batches), false)
 			b.SetCurrent(int64((p.Epoch-1)*p.Batches + p.Batch))
 		}
-	case "epoch":
+	case loop.EventEpoch:
 		if o.p == nil {
 			fmt.Fprintf(o.w, "  %-44s epoch %d acc=%.4f\n", ev.Candidate.Name, ev.Epoch.Epoch, ev.Epoch.Accuracy)
 		}
-	case "admitted":
+	case loop.EventAdmitted:
 		fmt.Fprintf(o.w, "  %-44s admitted to the corpus (acc %.4f)\n", ev.Candidate.Name, ev.Candidate.Best())
-	case "cycle_done":
+	case loop.EventCycleDone:
 		if o.cycle != nil {
 			o.cycle.SetCurrent(int64(ev.Cycle))
 		}
@@ -100,7 +101,7 @@ func (o *runOutput) candidate(c *store.CandidateRow) {
 	}
 	if c.State == store.StateRunning && o.p != nil && o.trains[c.ID] == nil {
 		o.trains[c.ID] = o.p.AddBar(0, mpb.BarRemoveOnComplete(),
-			mpb.PrependDecorators(decor.Name("  "+short(c.Name, 30)+" ", decor.WCSyncSpaceR), decor.CountersNoUnit("batch %d/%d")),
+			mpb.PrependDecorators(decor.Name("  "+text.Head(c.Name, 30)+" ", decor.WCSyncSpaceR), decor.CountersNoUnit("batch %d/%d")),
 			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
 	}
 	if !store.Final(c.State) || o.final[c.ID] {
@@ -130,25 +131,18 @@ func candidateLine(c *store.CandidateRow) string {
 		if c.State == store.StatePruned && c.Predicted != nil {
 			v = fmt.Sprintf("pruned (predicted %.3f)", *c.Predicted)
 		}
-		return fmt.Sprintf("  %-44s acc=%.4f  params=%-9d %6.1fs  %s", short(name, 44), c.Best(), c.Params,
+		return fmt.Sprintf("  %-44s acc=%.4f  params=%-9d %6.1fs  %s", text.Head(name, 44), c.Best(), c.Params,
 			time.Duration(c.Duration).Seconds(), v)
 	case store.StateDuplicate:
-		return fmt.Sprintf("  %-44s duplicate of %s", short(name, 44), c.Detail)
+		return fmt.Sprintf("  %-44s duplicate of %s", text.Head(name, 44), c.Detail)
 	default:
-		return fmt.Sprintf("  %-44s %s: %s %s", short(name, 44), c.State, c.Reason, short(firstLine(c.Detail), 80))
+		return fmt.Sprintf("  %-44s %s: %s %s", text.Head(name, 44), c.State, c.Reason, text.Head(firstLine(c.Detail), 80))
 	}
 }
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-func short(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }
 
 func (o *runOutput) close() {

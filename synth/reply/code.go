@@ -3,6 +3,8 @@ package reply
 import (
 	"regexp"
 	"strings"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 // block is the body of one tag pair or fence.
@@ -196,7 +198,7 @@ func cleanCode(body string, r *Result) string {
 	dropped := 0
 	for len(lines) > 0 && strings.TrimSpace(lines[0]) != "" && !codeLine.MatchString(lines[0]) {
 		if dropped == 0 {
-			r.note("prose before the code in <nn> dropped: %q", clip(lines[0], 60))
+			r.note("prose before the code in <nn> dropped: %q", text.Head(lines[0], 60))
 		}
 		dropped++
 		lines = lines[1:]

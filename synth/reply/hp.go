@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 func extractHP(text string, r *Result) {
@@ -138,11 +140,11 @@ func parseObject(s string) (obj map[string]any, repaired bool, err error) {
 			}
 		}
 		if len(items) == 0 {
-			return nil, false, fmt.Errorf("no JSON object in %q", clip(strings.TrimSpace(s), 60))
+			return nil, false, fmt.Errorf("no JSON object in %q", text.Head(strings.TrimSpace(s), 60))
 		}
 		s, repaired = "{"+strings.Join(items, ", ")+"}", true
 	case start < 0 || end < start:
-		return nil, false, fmt.Errorf("unbalanced braces in %q", clip(strings.TrimSpace(s), 60))
+		return nil, false, fmt.Errorf("unbalanced braces in %q", text.Head(strings.TrimSpace(s), 60))
 	default:
 		s = s[start : end+1]
 	}
@@ -152,7 +154,7 @@ func parseObject(s string) (obj map[string]any, repaired bool, err error) {
 	fixed := repairJSON(smartQuotes.Replace(s))
 	obj, err = decodeObject(fixed)
 	if err != nil {
-		return nil, true, fmt.Errorf("not a JSON object even after repair: %v (in %q)", err, clip(s, 80))
+		return nil, true, fmt.Errorf("not a JSON object even after repair: %v (in %q)", err, text.Head(s, 80))
 	}
 	return obj, true, nil
 }
@@ -337,10 +339,10 @@ func hpValues(obj map[string]any) (hp map[string]float64, tr string, dropped []s
 			}
 		case string:
 			if f, nerr = strconv.ParseFloat(strings.TrimSpace(x), 64); nerr != nil {
-				nerr = fmt.Errorf("%q = %q is not a number", key, clip(x, 40))
+				nerr = fmt.Errorf("%q = %q is not a number", key, text.Head(x, 40))
 			}
 		default:
-			nerr = fmt.Errorf("%q = %v is not a number", key, clip(fmt.Sprint(v), 40))
+			nerr = fmt.Errorf("%q = %v is not a number", key, text.Head(fmt.Sprint(v), 40))
 		}
 		if nerr != nil {
 			if coreHP[key] || key == "" {

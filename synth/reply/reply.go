@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nngpt/nngpt/internal/text"
 )
 
 // Verdict is the outcome of an extraction.
@@ -112,7 +114,7 @@ func (r *Result) judge() {
 		r.Verdict = BadHP
 	case r.Transform == "" && r.TransformRaw != "":
 		r.Verdict = BadTransform
-		r.Reason = fmt.Sprintf("transform %q is not a LEMUR transform name (echo|norm|complex, optional _32|_64|_128|_256|_299|_512, optional _flip)", clip(r.TransformRaw, 80))
+		r.Reason = fmt.Sprintf("transform %q is not a LEMUR transform name (echo|norm|complex, optional _32|_64|_128|_256|_299|_512, optional _flip)", text.Head(r.TransformRaw, 80))
 	case r.Transform == "":
 		r.Verdict, r.Reason = NoTransform, "no transform: no <tr> tag, no \"transform\" key and no transform name in the reply"
 	default:
@@ -158,14 +160,4 @@ func stripThinking(s string, r *Result) string {
 		r.note("unclosed <think> tag")
 	}
 	return s
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }
