@@ -54,8 +54,10 @@ type RAGRow struct {
 	ValidateSeconds float64 `json:"validate_seconds"`
 }
 
-// RAG extracts every target from repo and validates it to level 2 with v,
-// jobs at a time; progress, when set, hears of each finished target.
+// RAG extracts every target from repo (none: every nn.Module class of
+// the repository, each once by its qualified name) and validates it to
+// level 2 with v, jobs at a time; progress, when set, hears of each
+// finished target.
 func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
 	if v == nil {
 		return nil, fmt.Errorf("bench rag needs a validator")
@@ -74,6 +76,14 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 	idx, err := rag.Open(ctx, repo, rag.Options{CacheDir: cache})
 	if err != nil {
 		return nil, err
+	}
+	if len(targets) == 0 {
+		for _, c := range idx.Classes(true) {
+			targets = append(targets, c.Qualified())
+		}
+		if len(targets) == 0 {
+			return nil, fmt.Errorf("no nn.Module classes found in %s", idx.Root)
+		}
 	}
 	res := &RAGResult{Repo: idx.Root, Commit: idx.Commit, Modules: len(idx.Modules), Targets: len(targets),
 		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs),

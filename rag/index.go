@@ -81,8 +81,9 @@ type Index struct {
 	src   map[string][]byte
 
 	// mu serialises resolution: its memo is filled while resolving.
-	mu  sync.Mutex
-	res map[resKey]target
+	mu    sync.Mutex
+	res   map[resKey]target
+	users map[resKey][]stmtKey // see userGraph
 }
 
 // skipDir lists folders that never hold the repository's own code.

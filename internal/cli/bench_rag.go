@@ -12,10 +12,10 @@ import (
 
 func newBenchRAGCmd(g *globals) *cobra.Command {
 	var repo, targetsPath string
-	var asJSON, verbose bool
+	var asJSON, verbose, all bool
 	var val ragValidation
 	cmd := &cobra.Command{
-		Use:   "rag --repo DIR --targets FILE",
+		Use:   "rag --repo DIR (--targets FILE | --all)",
 		Short: "Extract and validate a list of classes from a repository",
 		Long: `Extract every class listed in FILE (one per line: Name or package.module.Name;
 # comments) from the repository DIR and validate each block in the sandboxed
@@ -23,16 +23,20 @@ worker. Reports how many were found, the level-1 rate (the file executes as
 a module in a fresh interpreter), the level-2 rate (the class builds and a
 small input runs through forward), both over all targets, the time per
 block, the index time (cold and cached) and the failures by reason.
-Nothing is stored in the workspace.`,
+--all takes every nn.Module class of the repository instead (each
+once, by module and name). Nothing is stored in the workspace.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if repo == "" || targetsPath == "" {
-				return &ExitError{Code: 2, Err: fmt.Errorf("--repo DIR and --targets FILE are both required")}
+			if repo == "" || (targetsPath == "") == !all {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--repo DIR and one of --targets FILE or --all are required")}
 			}
-			targets, err := rag.ReadTargets(targetsPath)
-			if err != nil {
-				return err
+			var targets []string
+			if !all {
+				var err error
+				if targets, err = rag.ReadTargets(targetsPath); err != nil {
+					return err
+				}
 			}
 			val.level = 2
 			v, err := val.validator(ctx)
@@ -43,7 +47,7 @@ Nothing is stored in the workspace.`,
 			res, err := bench.RAG(ctx, repo, targets, v, val.jobs, func(o rag.Outcome) {
 				n++
 				if verbose {
-					fmt.Fprintf(g.stderr, "[%d/%d] %s: level %d\n", n, len(targets), o.Target, max(o.Level(), 0))
+					fmt.Fprintf(g.stderr, "[%d] %s: level %d\n", n, o.Target, max(o.Level(), 0))
 				}
 			})
 			if err != nil {
@@ -80,6 +84,7 @@ Nothing is stored in the workspace.`,
 	}
 	cmd.Flags().StringVar(&repo, "repo", "", "repository folder")
 	cmd.Flags().StringVar(&targetsPath, "targets", "", "file listing the classes, one per line")
+	cmd.Flags().BoolVar(&all, "all", false, "every nn.Module class of the repository")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with every block's outcome)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show progress on stderr and list every failed target with its error")
 	val.add(cmd)
