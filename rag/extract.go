@@ -85,7 +85,7 @@ type extraction struct {
 	unresolved []Unresolved
 	unresSeen  map[string]bool
 	futureAnn  bool
-	snips      []*snippet // rewritten by emit
+	snips      []*snippet        // rewritten by emit
 	newlines   map[string][]uint // byte offsets of each module's newlines
 	// pending rewrites resolved after naming: refs and imports.
 	refFix []refFix

@@ -16,10 +16,10 @@ import (
 type Validation struct {
 	// Level reached: 0 the file does not execute as a module, 1 it does,
 	// 2 the class also builds and a small input runs through forward.
-	Level   int            `json:"level"`
-	Kind    string         `json:"kind,omitempty"`  // failure kind (syntax, import, build, forward, timeout, ...)
-	Error   string         `json:"error,omitempty"` // why the next level was not reached
-	Kwargs  map[string]any `json:"kwargs,omitempty"`
+	Level  int            `json:"level"`
+	Kind   string         `json:"kind,omitempty"`  // failure kind (syntax, import, build, forward, timeout, ...)
+	Error  string         `json:"error,omitempty"` // why the next level was not reached
+	Kwargs map[string]any `json:"kwargs,omitempty"`
 	// Via is how level 2 built the class: a builder of the repository
 	// (kind, name and place) or "arguments inferred from the signature".
 	Via string `json:"via,omitempty"`
@@ -28,10 +28,10 @@ type Validation struct {
 	Constructor string `json:"constructor,omitempty"`
 	// Code replaces the block's code when only the module with the
 	// repository's builders builds the class.
-	Code    string         `json:"-"`
-	Input   string         `json:"input,omitempty"`
-	Output  string         `json:"output,omitempty"`
-	Seconds float64        `json:"seconds"`
+	Code    string  `json:"-"`
+	Input   string  `json:"input,omitempty"`
+	Output  string  `json:"output,omitempty"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Validator runs blocks. It is an interface because validation crosses a

@@ -58,12 +58,12 @@ type BlockProbeResult struct {
 	// Constructor is a Python expression that builds the class: a call with
 	// literal arguments checked on the block alone, or, with UseBuilders,
 	// an expression that needs the builders' module.
-	Constructor string `json:"constructor,omitempty"`
-	UseBuilders bool   `json:"use_builders,omitempty"`
-	Reason      string `json:"reason,omitempty"` // why level 2 was not reached
-	Failure *Failure       `json:"failure,omitempty"`
-	LogTail string         `json:"log_tail,omitempty"`
-	Seconds float64        `json:"seconds"`
+	Constructor string   `json:"constructor,omitempty"`
+	UseBuilders bool     `json:"use_builders,omitempty"`
+	Reason      string   `json:"reason,omitempty"` // why level 2 was not reached
+	Failure     *Failure `json:"failure,omitempty"`
+	LogTail     string   `json:"log_tail,omitempty"`
+	Seconds     float64  `json:"seconds"`
 }
 
 // ProbeBlock runs a block probe (it takes one of the executor's slots).
