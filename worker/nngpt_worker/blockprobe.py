@@ -213,17 +213,18 @@ class _Guesser:
                     out.append(v)
             out.sort(key=lambda c: (0 if len(_required(c) or []) else 1, c.__name__))
         camel = "".join(p[:1].upper() + p[1:] for p in lname.split("_")).lower()
+        typed = []
         for k, v in ns.items():
             if k.startswith("_") or inspect.isclass(v) or inspect.ismodule(v) or callable(v):
                 continue
             if type(v).__name__.lower() == camel and type(v).__module__ == self.mod.__name__:
-                out.append(v)  # genotype=DARTS where DARTS = Genotype(...)
+                typed.append(v)  # genotype=DARTS where DARTS = Genotype(...)
             elif any(w in lname for w in _CONFIG_WORDS) and (lname in k.lower() or any(w in k.lower() for w in _CONFIG_WORDS)):
                 if isinstance(v, dict) and v and lname not in k.lower():
                     out.extend(x for x in list(v.values())[:2] if isinstance(x, (list, tuple, dict)))
                 elif isinstance(v, (list, tuple, dict)):
                     out.append(v)
-        return out
+        return typed + out
 
     def str_value(self, lname):
         v = self.str_literal(lname)
@@ -907,8 +908,9 @@ def _way(way, bmod, bcls, mod, cls_name, res, deadline, budget):
             except BaseException as e:
                 if isinstance(e, (KeyboardInterrupt, SystemExit)):
                     raise
-        # Only the builders' module builds it: the block becomes that module.
-        res["constructor"] = way["expr"]
+        # Only the builders' module builds it (the class takes a block
+        # class or a config the block lacks): the block becomes that module.
+        res["constructor"] = _ctor_call(bcls, cls_name, a, kw, vars(bmod)) or way["expr"]
         res["use_builders"] = True
         return True
     return False
