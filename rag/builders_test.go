@@ -18,8 +18,8 @@ import (
 // block; Unit is only ever built by Net with a config dict and called with
 // a float, so no guess from its signature works.
 var zoo = map[string]string{
-	"README.md": "# zoo\n\n```python\nimport zoo\nmodel = zoo.models.Seg(encoder_depth=3, classes=2)\n```\n",
-	"zoo/__init__.py": "from . import models\n",
+	"README.md":              "# zoo\n\n```python\nimport zoo\nmodel = zoo.models.Seg(encoder_depth=3, classes=2)\n```\n",
+	"zoo/__init__.py":        "from . import models\n",
 	"zoo/models/__init__.py": "from .net import *\nfrom .seg import Seg\n",
 	"zoo/models/net.py": `import functools
 from collections import namedtuple
