@@ -129,6 +129,18 @@ func Built(name string, v *Validation) string {
 	return s
 }
 
+// ParseBuilt splits what Built wrote back into the constructor, the input
+// and the builder ("" where the record is older and lacks it).
+func ParseBuilt(s string) (ctor, input, via string) {
+	if i := strings.LastIndex(s, "; built by "); i >= 0 {
+		s, via = s[:i], s[i+len("; built by "):]
+	}
+	if i := strings.LastIndex(s, " on "); i >= 0 {
+		return s[:i], s[i+len(" on "):], via
+	}
+	return s, "", via
+}
+
 // Call writes how level 2 built a class, for people and prompts:
 // Name(a=1, b=BatchNorm2d) with the arguments sorted by name.
 func Call(name string, kwargs map[string]any) string {

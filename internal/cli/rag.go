@@ -206,7 +206,9 @@ func printOutcomes(w io.Writer, outs []rag.Outcome) {
 		lvl, note := "not validated", ""
 		if o.Validation != nil {
 			lvl = fmt.Sprint(o.Validation.Level)
-			note = o.Validation.Input
+			if o.Validation.Level >= 2 {
+				note = rag.Built(o.Block.Name, o.Validation)
+			}
 			if o.Validation.Error != "" {
 				note = o.Validation.Kind + ": " + ragFirstLine(o.Validation.Error)
 			}
@@ -283,6 +285,11 @@ func newRAGShowCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a block's code (NAME: module.Class, or Class when unique)",
+		Long: `Print a block's code. For a block that reached level 2, comment lines
+first say how it was built: the constructor (a call that builds the class
+from the printed code), the input forward ran on, and the builder of the
+repository that led there (a factory, partial, registry, test or __main__
+block, README example, call site, or arguments inferred from the signature).`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -297,6 +304,15 @@ func newRAGShowCmd(g *globals) *cobra.Command {
 			}
 			if asJSON {
 				return json.NewEncoder(g.stdout).Encode(b)
+			}
+			if b.Level >= 2 && b.Input != "" {
+				// How level 2 built it, as comments: the output stays a
+				// Python file.
+				ctor, input, via := rag.ParseBuilt(b.Input)
+				fmt.Fprintf(g.stdout, "# level 2: builds and runs forward\n# constructor: %s\n# input: %s\n", ctor, input)
+				if via != "" {
+					fmt.Fprintf(g.stdout, "# built by: %s\n", via)
+				}
 			}
 			_, err = io.WriteString(g.stdout, b.Code)
 			if err == nil && b.Level < 2 && b.Error != "" {
