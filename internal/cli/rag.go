@@ -290,7 +290,7 @@ first say how it was built: the constructor (a call that builds the class
 from the printed code), the input forward ran on, and the builder of the
 repository that led there (a factory, partial, registry, test or __main__
 block, README example, call site, or arguments inferred from the signature).`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ws, err := g.openWorkspace(ctx)
