@@ -34,6 +34,9 @@ type RAGResult struct {
 	ValidateSeconds float64 `json:"validate_seconds_per_block"`
 	WallSeconds     float64 `json:"wall_seconds"`
 	Jobs            int     `json:"jobs"`
+	// Every is the sampling step over the repository's classes (0 or 1:
+	// all of them, or the target list).
+	Every int `json:"every,omitempty"`
 	// Failures counts targets by the first thing that went wrong:
 	// not_found, extract, level1:<kind>, level2:<kind>.
 	Failures map[string]int `json:"failures"`
@@ -55,10 +58,11 @@ type RAGRow struct {
 }
 
 // RAG extracts every target from repo (none: every nn.Module class of
-// the repository, each once by its qualified name) and validates it to
-// level 2 with v, jobs at a time; progress, when set, hears of each
-// finished target.
-func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
+// the repository, each once by its qualified name; with every > 1 only
+// every every-th of them in module order, a systematic sample of a large
+// zoo) and validates it to level 2 with v, jobs at a time; progress, when
+// set, hears of each finished target.
+func RAG(ctx context.Context, repo string, targets []string, every int, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
 	if v == nil {
 		return nil, fmt.Errorf("bench rag needs a validator")
 	}
@@ -78,15 +82,17 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 		return nil, err
 	}
 	if len(targets) == 0 {
-		for _, c := range idx.Classes(true) {
-			targets = append(targets, c.Qualified())
+		for i, c := range idx.Classes(true) {
+			if every <= 1 || i%every == 0 {
+				targets = append(targets, c.Qualified())
+			}
 		}
 		if len(targets) == 0 {
 			return nil, fmt.Errorf("no nn.Module classes found in %s", idx.Root)
 		}
 	}
 	res := &RAGResult{Repo: idx.Root, Commit: idx.Commit, Modules: len(idx.Modules), Targets: len(targets),
-		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs),
+		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs), Every: every,
 		Failures: map[string]int{}}
 	start := time.Now()
 	outs, err := rag.Process(ctx, idx, targets, v, 2, jobs, progress)

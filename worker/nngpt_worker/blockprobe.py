@@ -400,8 +400,8 @@ def _offline(fn):
             continue
         if p.default is True:
             out[name] = False
-        elif isinstance(p.default, str) and p.default:
-            out[name] = None
+        elif p.default is not None and p.default is not False:
+            out[name] = None  # a weights name or enum: ResNet50_Weights.IMAGENET1K_V1
     return out
 
 
@@ -491,21 +491,26 @@ def inputs(obj, kwargs, variant):
     if c == 3:
         c = 16
     layer = _first_layer(obj, nn)
+    # The size the network says it takes (kwargs, or attributes such as
+    # in_size=(224, 224)), else the common image sizes, cheapest first
+    # except that ImageNet's 224 comes early: networks built for it fail on
+    # anything much smaller.
     size = None
-    for k in ("image_size", "img_size", "input_size", "resolution"):
-        if isinstance(kwargs.get(k), int):
-            size = kwargs[k]
-    for k in ("image_size", "img_size"):
-        v = getattr(obj, k, None)
-        if isinstance(v, int):
-            size = v
-    sizes = [size] if size else [32, 64, 128, 224, 299]
+    for k in ("image_size", "img_size", "input_size", "in_size", "resolution"):
+        for v in (kwargs.get(k), getattr(obj, k, None)):
+            if isinstance(v, int) and 8 <= v <= 1024:
+                size = (v, v)
+            elif (isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(d, int) for d in v)
+                  and all(8 <= d <= 1024 for d in v)):
+                size = tuple(v)
+    sizes = [size] if size else [(32, 32), (224, 224), (64, 64), (128, 128), (299, 299)]
     shapes = []
     kind = "image"
     if isinstance(layer, nn.Conv2d):
-        shapes = [(2, layer.in_channels, s, s) for s in sizes]
+        shapes = [(2, layer.in_channels) + s for s in sizes]
     elif isinstance(layer, nn.Conv3d):
-        shapes = [(2, layer.in_channels, 4, s, s) for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112), (1, layer.in_channels, 32, 112, 112)]
+        shapes = [(2, layer.in_channels, 4) + s for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112), (1, layer.in_channels, 16, 224, 224),
+                                                                   (1, layer.in_channels, 32, 112, 112)]
     elif isinstance(layer, nn.Conv1d):
         shapes = [(2, layer.in_channels, 64)]
     elif isinstance(layer, nn.Embedding):
@@ -513,9 +518,9 @@ def inputs(obj, kwargs, variant):
         shapes = [(2, 16)]
     elif isinstance(layer, (nn.BatchNorm2d, nn.GroupNorm)):
         ch = layer.num_features if isinstance(layer, nn.BatchNorm2d) else layer.num_channels
-        shapes = [(2, ch, s, s) for s in sizes[:3]]
+        shapes = [(2, ch) + s for s in sizes[:3]]
     elif isinstance(layer, nn.BatchNorm3d):
-        shapes = [(2, layer.num_features, 4, s, s) for s in sizes[:2]]
+        shapes = [(2, layer.num_features, 4) + s for s in sizes[:2]]
     elif isinstance(layer, nn.BatchNorm1d):
         shapes = [(2, layer.num_features), (2, layer.num_features, 16)]
     elif isinstance(layer, (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)):
@@ -706,7 +711,7 @@ def _registry(reg, cls, depth=0):
     raise LookupError("no entry builds %s%s" % (cls.__name__, (": " + errs[-1][:200]) if errs else ""))
 
 
-def _exec_builders(b):
+def _exec_builders(b, path):
     """The module holding the block with the repository's builders."""
     import importlib.util
     import sys
@@ -716,6 +721,7 @@ def _exec_builders(b):
     mod = importlib.util.module_from_spec(mspec)
     mod.__dict__["__nngpt_registry__"] = _registry
     mod.__dict__["__nngpt_source__"] = b["code"]
+    mod.__dict__["__file__"] = path  # the block's: repository code reads its own folder
     sys.modules[name] = mod
     exec(compile(b["code"], "<builders of %s>" % b["class"], "exec", dont_inherit=True), mod.__dict__)
     return mod
@@ -940,7 +946,7 @@ def probe(mod, cls_name, budget=60.0, builders=None):
     if builders and builders.get("code"):
         try:
             with _alarm(max(1.0, budget / 4)):
-                bmod = _exec_builders(builders)
+                bmod = _exec_builders(builders, getattr(mod, "__file__", "block.py"))
             bcls = getattr(bmod, builders["class"], None)
             if not (inspect.isclass(bcls) and issubclass(bcls, nn.Module)):
                 bmod = bcls = None
