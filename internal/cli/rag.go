@@ -28,8 +28,14 @@ file, validates it in the sandboxed worker and stores it in the workspace's
 block library:
 
   level 1  the file executes as a module in a fresh interpreter
-  level 2  the class builds (defaults or inferred arguments) and a small
-           input runs through forward`,
+  level 2  the class builds and an input runs through forward: first the
+           way the repository builds it (its factories, partials,
+           registries, test and __main__ blocks, README examples, call
+           sites with literal arguments, parent networks that build it as
+           a unit, whose forward gives it its real inputs), then with
+           arguments inferred from its signature, offered the module's own
+           block classes and constants; the block records the builder, the
+           constructor and the input (see rag show)`,
 	}
 	cmd.AddCommand(newRAGExtractCmd(g), newRAGListCmd(g), newRAGShowCmd(g))
 	return cmd

@@ -358,6 +358,15 @@ def _instantiate(cls, kwargs, g):
                 if hit:
                     kwargs[hit[-1]] = [kwargs[hit[-1]][0]] * n
                     continue
+            if re.search(r"'int' object is not (?:subscriptable|iterable)|object of type 'int' has no len", str(e)):
+                # An int where a list is wanted: plural names (widths,
+                # channels, depths, layers) take one value per stage.
+                plural = [k for k, v in kwargs.items() if type(v) is int and k.endswith("s") and not k.startswith("num_")
+                          and k not in ("classes", "n_classes", "groups", "heads", "bias")]
+                if plural:
+                    for k in plural:
+                        kwargs[k] = [kwargs[k]] * 4
+                    continue
             named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))
                      and _lookup(_INT_BY_NAME, n) is not None]
             if named:
