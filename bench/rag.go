@@ -40,7 +40,11 @@ type RAGResult struct {
 	// Failures counts targets by the first thing that went wrong:
 	// not_found, extract, level1:<kind>, level2:<kind>.
 	Failures map[string]int `json:"failures"`
-	Blocks   []RAGRow       `json:"blocks"`
+	// Via counts the level-2 blocks by how they were built: factory,
+	// partial, registry, test, main, readme, call, parent (the
+	// repository's builders) or inferred (from the signature).
+	Via    map[string]int `json:"via"`
+	Blocks []RAGRow       `json:"blocks"`
 }
 
 // RAGRow is one target's outcome.
@@ -50,6 +54,8 @@ type RAGRow struct {
 	Reason          string  `json:"reason,omitempty"` // failure key
 	Error           string  `json:"error,omitempty"`
 	Input           string  `json:"input,omitempty"`
+	Constructor     string  `json:"constructor,omitempty"`
+	Via             string  `json:"via,omitempty"`
 	Sources         int     `json:"sources"`
 	Lines           int     `json:"lines"`
 	Unresolved      int     `json:"unresolved"`
@@ -93,7 +99,7 @@ func RAG(ctx context.Context, repo string, targets []string, every int, v rag.Va
 	}
 	res := &RAGResult{Repo: idx.Root, Commit: idx.Commit, Modules: len(idx.Modules), Targets: len(targets),
 		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs), Every: every,
-		Failures: map[string]int{}}
+		Failures: map[string]int{}, Via: map[string]int{}}
 	start := time.Now()
 	outs, err := rag.Process(ctx, idx, targets, v, 2, jobs, progress)
 	if err != nil {
@@ -124,6 +130,8 @@ func RAG(ctx context.Context, repo string, targets []string, every int, v rag.Va
 			}
 			if vd.Level >= 2 {
 				res.Level2++
+				row.Constructor, row.Via = vd.Constructor, vd.Via
+				res.Via[viaKind(vd.Via)]++
 			} else {
 				kind := vd.Kind
 				if kind == "" {
@@ -150,16 +158,35 @@ func RAG(ctx context.Context, repo string, targets []string, every int, v rag.Va
 }
 
 // FailureKeys are the failure reasons, most frequent first.
-func (r *RAGResult) FailureKeys() []string {
-	var ks []string
-	for k := range r.Failures {
+func (r *RAGResult) FailureKeys() []string { return byCount(r.Failures) }
+
+// ViaKeys are the kinds of builder of the level-2 blocks, most frequent first.
+func (r *RAGResult) ViaKeys() []string { return byCount(r.Via) }
+
+func byCount(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
 		ks = append(ks, k)
 	}
 	sort.Slice(ks, func(i, j int) bool {
-		if r.Failures[ks[i]] != r.Failures[ks[j]] {
-			return r.Failures[ks[i]] > r.Failures[ks[j]]
+		if m[ks[i]] != m[ks[j]] {
+			return m[ks[i]] > m[ks[j]]
 		}
 		return ks[i] < ks[j]
 	})
 	return ks
+}
+
+// viaKind is the kind of builder a Validation.Via names.
+func viaKind(via string) string {
+	switch first, _, _ := strings.Cut(via, " "); first {
+	case "":
+		return "unknown"
+	case "__main__":
+		return "main"
+	case "arguments":
+		return "inferred"
+	default:
+		return first
+	}
 }

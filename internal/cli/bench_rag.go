@@ -79,6 +79,13 @@ in the workspace.`,
 			fmt.Fprintf(w, "level 1     %d (%.1f%%): executes as a module in a fresh interpreter\n", res.Level1, 100*res.Level1Rate)
 			fmt.Fprintf(w, "level 2     %d (%.1f%%): builds and runs forward\n", res.Level2, 100*res.Level2Rate)
 			fmt.Fprintf(w, "per block   %.3f s extract, %.2f s validate (%d at a time); %.0f s wall\n", res.ExtractSeconds, res.ValidateSeconds, res.Jobs, res.WallSeconds)
+			if len(res.Via) > 0 {
+				fmt.Fprint(w, "built by   ")
+				for _, k := range res.ViaKeys() {
+					fmt.Fprintf(w, " %s %d", k, res.Via[k])
+				}
+				fmt.Fprintln(w)
+			}
 			if len(res.Failures) > 0 {
 				fmt.Fprintln(w, "failures")
 				for _, k := range res.FailureKeys() {
@@ -105,3 +112,4 @@ in the workspace.`,
 	cmd.Flags().Lookup("level").Hidden = true
 	return cmd
 }
+
