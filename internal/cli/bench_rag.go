@@ -112,4 +112,3 @@ in the workspace.`,
 	cmd.Flags().Lookup("level").Hidden = true
 	return cmd
 }
-
