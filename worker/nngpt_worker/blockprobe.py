@@ -94,7 +94,9 @@ class _Guesser:
             except Exception:
                 ann = inspect.Parameter.empty
         v = self.value1(name, ann, depth)
-        if v is None and ann is not inspect.Parameter.empty:
+        if v is None and ann is not inspect.Parameter.empty and ann not in (str, int, float, bool):
+            # An annotation the guesser cannot read: go by the name. A
+            # plain str says what it wants; an int would be no guess.
             v = self.value1(name, inspect.Parameter.empty, depth)
         return v
 
