@@ -34,10 +34,17 @@ type RAGResult struct {
 	ValidateSeconds float64 `json:"validate_seconds_per_block"`
 	WallSeconds     float64 `json:"wall_seconds"`
 	Jobs            int     `json:"jobs"`
+	// Every is the sampling step over the repository's classes (0 or 1:
+	// all of them, or the target list).
+	Every int `json:"every,omitempty"`
 	// Failures counts targets by the first thing that went wrong:
 	// not_found, extract, level1:<kind>, level2:<kind>.
 	Failures map[string]int `json:"failures"`
-	Blocks   []RAGRow       `json:"blocks"`
+	// Via counts the level-2 blocks by how they were built: factory,
+	// partial, registry, test, main, readme, call, parent (the
+	// repository's builders) or inferred (from the signature).
+	Via    map[string]int `json:"via"`
+	Blocks []RAGRow       `json:"blocks"`
 }
 
 // RAGRow is one target's outcome.
@@ -47,6 +54,8 @@ type RAGRow struct {
 	Reason          string  `json:"reason,omitempty"` // failure key
 	Error           string  `json:"error,omitempty"`
 	Input           string  `json:"input,omitempty"`
+	Constructor     string  `json:"constructor,omitempty"`
+	Via             string  `json:"via,omitempty"`
 	Sources         int     `json:"sources"`
 	Lines           int     `json:"lines"`
 	Unresolved      int     `json:"unresolved"`
@@ -54,9 +63,12 @@ type RAGRow struct {
 	ValidateSeconds float64 `json:"validate_seconds"`
 }
 
-// RAG extracts every target from repo and validates it to level 2 with v,
-// jobs at a time; progress, when set, hears of each finished target.
-func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
+// RAG extracts every target from repo (none: every nn.Module class of
+// the repository, each once by its qualified name; with every > 1 only
+// every every-th of them in module order, a systematic sample of a large
+// zoo) and validates it to level 2 with v, jobs at a time; progress, when
+// set, hears of each finished target.
+func RAG(ctx context.Context, repo string, targets []string, every int, v rag.Validator, jobs int, progress func(rag.Outcome)) (*RAGResult, error) {
 	if v == nil {
 		return nil, fmt.Errorf("bench rag needs a validator")
 	}
@@ -75,9 +87,19 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 	if err != nil {
 		return nil, err
 	}
+	if len(targets) == 0 {
+		for i, c := range idx.Classes(true) {
+			if every <= 1 || i%every == 0 {
+				targets = append(targets, c.Qualified())
+			}
+		}
+		if len(targets) == 0 {
+			return nil, fmt.Errorf("no nn.Module classes found in %s", idx.Root)
+		}
+	}
 	res := &RAGResult{Repo: idx.Root, Commit: idx.Commit, Modules: len(idx.Modules), Targets: len(targets),
-		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs),
-		Failures: map[string]int{}}
+		IndexColdSeconds: cold.Seconds(), IndexCachedSeconds: time.Since(t0).Seconds(), Jobs: max(1, jobs), Every: every,
+		Failures: map[string]int{}, Via: map[string]int{}}
 	start := time.Now()
 	outs, err := rag.Process(ctx, idx, targets, v, 2, jobs, progress)
 	if err != nil {
@@ -108,6 +130,8 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 			}
 			if vd.Level >= 2 {
 				res.Level2++
+				row.Constructor, row.Via = vd.Constructor, vd.Via
+				res.Via[viaKind(vd.Via)]++
 			} else {
 				kind := vd.Kind
 				if kind == "" {
@@ -134,16 +158,35 @@ func RAG(ctx context.Context, repo string, targets []string, v rag.Validator, jo
 }
 
 // FailureKeys are the failure reasons, most frequent first.
-func (r *RAGResult) FailureKeys() []string {
-	var ks []string
-	for k := range r.Failures {
+func (r *RAGResult) FailureKeys() []string { return byCount(r.Failures) }
+
+// ViaKeys are the kinds of builder of the level-2 blocks, most frequent first.
+func (r *RAGResult) ViaKeys() []string { return byCount(r.Via) }
+
+func byCount(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
 		ks = append(ks, k)
 	}
 	sort.Slice(ks, func(i, j int) bool {
-		if r.Failures[ks[i]] != r.Failures[ks[j]] {
-			return r.Failures[ks[i]] > r.Failures[ks[j]]
+		if m[ks[i]] != m[ks[j]] {
+			return m[ks[i]] > m[ks[j]]
 		}
 		return ks[i] < ks[j]
 	})
 	return ks
+}
+
+// viaKind is the kind of builder a Validation.Via names.
+func viaKind(via string) string {
+	switch first, _, _ := strings.Cut(via, " "); first {
+	case "":
+		return "unknown"
+	case "__main__":
+		return "main"
+	case "arguments":
+		return "inferred"
+	default:
+		return first
+	}
 }

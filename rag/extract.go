@@ -39,6 +39,9 @@ type Block struct {
 	Sources    []Source     `json:"sources"`
 	Imports    []string     `json:"imports"` // import lines of outside packages
 	Unresolved []Unresolved `json:"unresolved,omitempty"`
+	// Builders are the repository's own ways to build the class (nil:
+	// none found); level 2 tries them before inferring arguments.
+	Builders *Builders `json:"builders,omitempty"`
 }
 
 // Paths lists the repository files the block was taken from.
@@ -82,6 +85,7 @@ type extraction struct {
 	unresolved []Unresolved
 	unresSeen  map[string]bool
 	futureAnn  bool
+	snips      []*snippet        // rewritten by emit
 	newlines   map[string][]uint // byte offsets of each module's newlines
 	// pending rewrites resolved after naming: refs and imports.
 	refFix []refFix
@@ -103,7 +107,7 @@ type impFix struct {
 }
 
 // Extract builds the self-contained file of a class, given as "Name" or
-// "pkg.module.Name".
+// "pkg.module.Name", and the ways the repository builds it (Block.Builders).
 func (idx *Index) Extract(ctx context.Context, spec string) (*Block, error) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
@@ -119,6 +123,32 @@ func (idx *Index) Extract(ctx context.Context, spec string) (*Block, error) {
 	if t.kind != tDef {
 		return nil, fmt.Errorf("%s: %s", spec, t.reason)
 	}
+	x := idx.closure(ref, t, nil, nil)
+	b, err := x.emit(ref)
+	if err != nil {
+		return nil, err
+	}
+	b.Builders, err = idx.builders(ctx, ref, t)
+	return b, err
+}
+
+// snippet is code of the repository that is not a module-level statement
+// (a __main__ block, a README example, a call site) rewritten to run in a
+// block: its reads resolve in module mod.
+type snippet struct {
+	mod  *Module
+	src  []byte
+	sym  *pyast.Module
+	text string // after extraction: src with the block's names
+	bad  int    // reads that resolved to nothing in the repository
+}
+
+// snippetKey is the unit of the i-th snippet's references.
+func snippetKey(i int) stmtKey { return stmtKey{module: "\x00snippet", stmt: -1 - i} }
+
+// closure collects the target t of ref, the extra module-level roots and
+// what the snippets read, with everything they need.
+func (idx *Index) closure(ref ClassRef, t target, roots []resKey, snips []*snippet) *extraction {
 	x := &extraction{
 		idx: idx, units: map[stmtKey]bool{}, deps: map[stmtKey][]dep{}, edits: map[stmtKey][]edit{},
 		bindSeen: map[resKey]bool{}, names: map[resKey]string{}, extSubs: map[string][]string{}, extNames: map[string]string{},
@@ -128,25 +158,43 @@ func (idx *Index) Extract(ctx context.Context, spec string) (*Block, error) {
 	x.bindOrder = append(x.bindOrder, root)
 	x.bindSeen[root] = true
 	queue := []stmtKey{}
+	add := func(k stmtKey) {
+		if !x.units[k] {
+			x.units[k] = true
+			x.order = append(x.order, k)
+			queue = append(queue, k)
+		}
+	}
 	for _, si := range t.stmts {
-		k := stmtKey{ref.Module, si}
-		x.units[k] = true
-		x.order = append(x.order, k)
-		queue = append(queue, k)
+		add(stmtKey{ref.Module, si})
+	}
+	for _, r := range roots {
+		rt := idx.resolveName(idx.Modules[r.module], r.name)
+		if rt.kind != tDef {
+			continue
+		}
+		x.addBinding(resKey{rt.module, rt.name})
+		for _, si := range rt.stmts {
+			add(stmtKey{rt.module, si})
+		}
+	}
+	x.snips = snips
+	for j, sn := range snips {
+		for i := range sn.sym.Stmts {
+			for _, d := range x.visitStmt(snippetKey(j), sn.mod, &sn.sym.Stmts[i], nil, sn) {
+				add(d)
+			}
+		}
 	}
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
 		for _, d := range x.visit(k) {
-			if !x.units[d] {
-				x.units[d] = true
-				x.order = append(x.order, d)
-				queue = append(queue, d)
-			}
+			add(d)
 		}
 	}
 	x.allocate()
-	return x.emit(ref)
+	return x
 }
 
 func (x *extraction) addUnresolved(m *Module, name string, line int, reason string) {
@@ -200,11 +248,16 @@ func (x *extraction) lineOf(m *Module, src []byte, off uint) int {
 // needs.
 func (x *extraction) visit(k stmtKey) []stmtKey {
 	m := x.idx.Modules[k.module]
-	s := &m.Sym.Stmts[k.stmt]
 	if m.Sym.FutureAnnotations {
 		x.futureAnn = true
 	}
 	src, _ := x.idx.Source(m)
+	return x.visitStmt(k, m, &m.Sym.Stmts[k.stmt], src, nil)
+}
+
+// visitStmt resolves the reads of statement s of module m (of snippet sn
+// when not nil: its bindings are local to it and bad reads are counted).
+func (x *extraction) visitStmt(k stmtKey, m *Module, s *pyast.Stmt, src []byte, sn *snippet) []stmtKey {
 	var out []stmtKey
 	need := func(t target, eager bool) {
 		for _, si := range t.stmts {
@@ -215,6 +268,9 @@ func (x *extraction) visit(k stmtKey) []stmtKey {
 		x.addBinding(resKey{t.module, t.name})
 	}
 	for _, b := range s.Names {
+		if sn != nil {
+			break
+		}
 		x.addBinding(resKey{m.Name, b.Name})
 		if b.End > b.Start {
 			x.refFix = append(x.refFix, refFix{unit: k, start: b.Start, end: b.End, bind: resKey{m.Name, b.Name}})
@@ -250,9 +306,17 @@ func (x *extraction) visit(k stmtKey) []stmtKey {
 			// A module used as a value cannot be inlined: import it
 			// from the installed package and say so.
 			e := moduleExt(t.module)
+			if sn != nil {
+				sn.bad++
+				continue
+			}
 			x.refFix = append(x.refFix, refFix{unit: k, start: r.Start, end: end, ext: x.addExt(e)})
 			x.addUnresolved(m, r.Name, line, "repository module "+t.module+" used as a value: imported from the installed package")
 		default:
+			if sn != nil {
+				sn.bad++
+				continue
+			}
 			x.addUnresolved(m, r.Name, line, t.reason)
 		}
 	}
@@ -413,6 +477,9 @@ func (x *extraction) emit(ref ClassRef) (*Block, error) {
 	}
 	for _, f := range x.impFix {
 		x.edits[f.unit] = append(x.edits[f.unit], edit{f.imp.Start, f.imp.End, x.importText(f)})
+	}
+	for i, sn := range x.snips {
+		sn.text = applyEdits(sn.src, 0, uint(len(sn.src)), x.edits[snippetKey(i)])
 	}
 	order := x.sortUnits()
 	var body strings.Builder

@@ -18,6 +18,10 @@
 // numeric suffix; imports from outside the repository stay imports. Names
 // it cannot resolve are listed in Block.Unresolved and in the file's
 // header, never guessed.
+//
+// Extract also finds the repository's own ways to build the class
+// (Block.Builders, see builders.go), which level 2 tries before inferring
+// arguments from its signature.
 package rag
 
 import (
@@ -81,8 +85,9 @@ type Index struct {
 	src   map[string][]byte
 
 	// mu serialises resolution: its memo is filled while resolving.
-	mu  sync.Mutex
-	res map[resKey]target
+	mu    sync.Mutex
+	res   map[resKey]target
+	users map[resKey][]stmtKey // see userGraph
 }
 
 // skipDir lists folders that never hold the repository's own code.

@@ -25,6 +25,24 @@ type BlockProbeJob struct {
 	// pass still fits.
 	Timeout time.Duration
 	Limits  Limits
+	// Builders are the repository's own ways to build Class, tried before
+	// inference: Code is one module holding the block and the builders,
+	// each Ways[i].Expr an expression evaluated in it (see rag.Builders).
+	Builders *BlockBuilders
+}
+
+// BlockBuilders is the module and expressions the probe tries first.
+type BlockBuilders struct {
+	Code  string         `json:"code"`
+	Class string         `json:"class"` // the class's name in Code
+	Ways  []BlockBuilder `json:"ways"`
+}
+
+// BlockBuilder is one builder: what it is (for people) and the expression.
+type BlockBuilder struct {
+	Kind  string `json:"kind"`
+	Label string `json:"label"`
+	Expr  string `json:"expr"`
 }
 
 // BlockProbeResult is what a block probe found.
@@ -34,10 +52,18 @@ type BlockProbeResult struct {
 	Kwargs  map[string]any `json:"kwargs,omitempty"` // constructor arguments used (guessed ones shown)
 	Input   string         `json:"input,omitempty"`  // the input that went through forward
 	Output  string         `json:"output,omitempty"`
-	Reason  string         `json:"reason,omitempty"` // why level 2 was not reached
-	Failure *Failure       `json:"failure,omitempty"`
-	LogTail string         `json:"log_tail,omitempty"`
-	Seconds float64        `json:"seconds"`
+	// Via is the builder that built the instance that ran forward (its
+	// label), or "arguments inferred from the signature".
+	Via string `json:"via,omitempty"`
+	// Constructor is a Python expression that builds the class: a call with
+	// literal arguments checked on the block alone, or, with UseBuilders,
+	// an expression that needs the builders' module.
+	Constructor string   `json:"constructor,omitempty"`
+	UseBuilders bool     `json:"use_builders,omitempty"`
+	Reason      string   `json:"reason,omitempty"` // why level 2 was not reached
+	Failure     *Failure `json:"failure,omitempty"`
+	LogTail     string   `json:"log_tail,omitempty"`
+	Seconds     float64  `json:"seconds"`
 }
 
 // ProbeBlock runs a block probe (it takes one of the executor's slots).
@@ -59,9 +85,13 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 	}
 	start := time.Now()
 	res := &BlockProbeResult{}
+	extra := map[string]any{"budget": job.Timeout.Seconds() / 2}
+	if job.Builders != nil && job.Builders.Code != "" {
+		extra["builders"] = job.Builders
+	}
 	var err error
 	res.LogTail, res.Failure, err = l.runProbe(ctx, probeRun{kind: "blockprobe", name: job.Name, code: job.Code, level: job.Level,
-		class: job.Class, timeout: job.Timeout, limits: job.Limits, extra: map[string]any{"budget": job.Timeout.Seconds() / 2}},
+		class: job.Class, timeout: job.Timeout, limits: job.Limits, extra: extra},
 		func(ev wireEvent) bool {
 			switch ev.T {
 			case "stage":
@@ -79,6 +109,9 @@ func (l *Local) ProbeBlock(ctx context.Context, job BlockProbeJob) (*BlockProbeR
 				if s, ok := ev.Info["output"].(string); ok {
 					res.Output = s
 				}
+				res.Via, _ = ev.Info["via"].(string)
+				res.Constructor, _ = ev.Info["constructor"].(string)
+				res.UseBuilders, _ = ev.Info["use_builders"].(bool)
 				res.Reason = ev.Reason
 				return true
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProbeBlockLevels(t *testing.T) {
@@ -67,7 +68,7 @@ class Picky(nn.Module):
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := l.ProbeBlock(context.Background(), BlockProbeJob{Name: "block", Code: tc.code, Class: tc.class})
+			res, err := l.ProbeBlock(context.Background(), BlockProbeJob{Name: "block", Code: tc.code, Class: tc.class, Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,6 +80,61 @@ class Picky(nn.Module):
 			}
 			if !strings.Contains(res.Input, tc.input) || !strings.Contains(res.Reason, tc.reason) {
 				t.Fatalf("input %q (want %q), reason %q (want %q)", res.Input, tc.input, res.Reason, tc.reason)
+			}
+		})
+	}
+}
+
+// TestProbeBlockBuilders builds a class through the repository's builders:
+// a failing one is passed over, the factory's arguments become the
+// constructor, and a builders' module that does not execute leaves
+// inference to do the work.
+func TestProbeBlockBuilders(t *testing.T) {
+	_, sb := needTorch(t)
+	l := newTestLocal(t, sb, Limits{})
+	block := `import torch.nn as nn
+
+class Stack(nn.Module):
+    def __init__(self, widths, act):
+        super().__init__()
+        assert isinstance(widths, list) and len(widths) == 3, "widths: three ints"
+        self.fc = nn.Sequential(nn.Linear(widths[0], widths[1]), act(), nn.Linear(widths[1], widths[2]))
+
+    def forward(self, x):
+        return self.fc(x)
+`
+	builders := block + `
+
+def broken():
+    raise RuntimeError("needs a dataset")
+
+def stack_small():
+    return Stack([6, 5, 4], nn.ReLU)
+`
+	cases := []struct {
+		name      string
+		builders  *BlockBuilders
+		level     int
+		via, ctor string
+		reason    string
+	}{
+		{name: "factory", builders: &BlockBuilders{Code: builders, Class: "Stack", Ways: []BlockBuilder{
+			{Kind: "test", Label: "test broken()", Expr: "broken()"},
+			{Kind: "factory", Label: "factory stack_small()", Expr: "stack_small()"}}},
+			level: 2, via: "factory stack_small()", ctor: "Stack([6, 5, 4], nn.ReLU)"},
+		{name: "module fails", builders: &BlockBuilders{Code: "raise ImportError('no such package')\n", Class: "Stack",
+			Ways: []BlockBuilder{{Kind: "factory", Label: "factory stack_small()", Expr: "stack_small()"}}},
+			level: 1, reason: "the repository's builders do not execute: ImportError"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := l.ProbeBlock(context.Background(), BlockProbeJob{Name: "block", Code: block, Class: "Stack", Builders: tc.builders, Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Level != tc.level || res.Via != tc.via || res.Constructor != tc.ctor || !strings.Contains(res.Reason, tc.reason) {
+				t.Fatalf("level %d via %q constructor %q reason %q; want %d %q %q %q\n%s", res.Level, res.Via, res.Constructor, res.Reason,
+					tc.level, tc.via, tc.ctor, tc.reason, res.LogTail)
 			}
 		})
 	}

@@ -28,8 +28,14 @@ file, validates it in the sandboxed worker and stores it in the workspace's
 block library:
 
   level 1  the file executes as a module in a fresh interpreter
-  level 2  the class builds (defaults or inferred arguments) and a small
-           input runs through forward`,
+  level 2  the class builds and an input runs through forward: first the
+           way the repository builds it (its factories, partials,
+           registries, test and __main__ blocks, README examples, call
+           sites with literal arguments, parent networks that build it as
+           a unit, whose forward gives it its real inputs), then with
+           arguments inferred from its signature, offered the module's own
+           block classes and constants; the block records the builder, the
+           constructor and the input (see rag show)`,
 	}
 	cmd.AddCommand(newRAGExtractCmd(g), newRAGListCmd(g), newRAGShowCmd(g))
 	return cmd
@@ -203,7 +209,9 @@ func printOutcomes(w io.Writer, outs []rag.Outcome) {
 		lvl, note := "not validated", ""
 		if o.Validation != nil {
 			lvl = fmt.Sprint(o.Validation.Level)
-			note = o.Validation.Input
+			if o.Validation.Level >= 2 {
+				note = rag.Built(o.Block.Name, o.Validation)
+			}
 			if o.Validation.Error != "" {
 				note = o.Validation.Kind + ": " + ragFirstLine(o.Validation.Error)
 			}
@@ -280,7 +288,12 @@ func newRAGShowCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a block's code (NAME: module.Class, or Class when unique)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print a block's code. For a block that reached level 2, comment lines
+first say how it was built: the constructor (a call that builds the class
+from the printed code), the input forward ran on, and the builder of the
+repository that led there (a factory, partial, registry, test or __main__
+block, README example, call site, or arguments inferred from the signature).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ws, err := g.openWorkspace(ctx)
@@ -294,6 +307,15 @@ func newRAGShowCmd(g *globals) *cobra.Command {
 			}
 			if asJSON {
 				return json.NewEncoder(g.stdout).Encode(b)
+			}
+			if b.Level >= 2 && b.Input != "" {
+				// How level 2 built it, as comments: the output stays a
+				// Python file.
+				ctor, input, via := rag.ParseBuilt(b.Input)
+				fmt.Fprintf(g.stdout, "# level 2: builds and runs forward\n# constructor: %s\n# input: %s\n", ctor, input)
+				if via != "" {
+					fmt.Fprintf(g.stdout, "# built by: %s\n", via)
+				}
 			}
 			_, err = io.WriteString(g.stdout, b.Code)
 			if err == nil && b.Level < 2 && b.Error != "" {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nngpt/nngpt/runner"
 )
 
 func TestRAGExtractListShow(t *testing.T) {
@@ -73,5 +75,47 @@ func TestRAGExtractListShow(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || b.Name != "lib.layers.Block" || b.Level != -1 || len(b.Paths) != 1 {
 		t.Errorf("show --json: exit %d, %+v from %s", code, b, out)
+	}
+}
+
+// TestRAGShowBuilt extracts a class that only its factory builds and shows
+// how level 2 built it.
+func TestRAGShowBuilt(t *testing.T) {
+	if _, _, err := runner.FindPython(context.Background(), runner.PythonOptions{}); err != nil {
+		t.Skipf("skipping: needs python3 with torch: %v", err)
+	}
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	os.MkdirAll(filepath.Join(repo, "m"), 0o755)
+	src := `import torch.nn as nn
+
+class Wide(nn.Module):
+    def __init__(self, widths):
+        super().__init__()
+        assert isinstance(widths, list) and len(widths) == 3, "widths: three ints"
+        self.fc = nn.Sequential(*[nn.Linear(a, b) for a, b in zip(widths, widths[1:])])
+
+    def forward(self, x):
+        return self.fc(x)
+
+def wide_small():
+    return Wide([6, 5, 4])
+`
+	if err := os.WriteFile(filepath.Join(repo, "m", "wide.py"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(dir, "ws")
+	var out, errb bytes.Buffer
+	if code := Execute(context.Background(), []string{"-w", ws, "rag", "extract", "--repo", repo, "--block", "Wide"}, &out, &errb); code != 0 {
+		t.Fatalf("extract: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := Execute(context.Background(), []string{"-w", ws, "rag", "show", "Wide"}, &out, &errb); code != 0 {
+		t.Fatalf("show: exit %d\n%s", code, errb.String())
+	}
+	for _, want := range []string{"# constructor: Wide([6, 5, 4])\n", "# input: 2x16x6 tensor\n", "# built by: factory wide_small() at m/wide.py:12\n", "class Wide(nn.Module):"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -10,8 +10,12 @@ candidates are tried, cheapest first, within a time budget.
 """
 
 import collections.abc
+import contextlib
+import functools
 import inspect
+import math
 import re
+import signal
 import time
 import typing
 
@@ -34,6 +38,8 @@ _FLOAT_BY_NAME = (
     (("momentum", "bn_momentum"), 0.1),
     (("width_mult", "depth_mult", "alpha", "scale", "gamma", "layer_scale"), 1.0),
 )
+_BLOCK_WORDS = ("block", "unit", "cell", "layer_type", "module_type")
+_CONFIG_WORDS = ("cfg", "config", "arch", "setting", "genotype", "spec", "structure")
 _TOKEN_PARAMS = ("input_ids", "tokens", "token_ids", "idx", "src_tokens", "ids")
 
 
@@ -55,12 +61,16 @@ def _unwrap_optional(ann):
 class _Guesser:
     """Guesses a value per constructor parameter for one variant."""
 
-    def __init__(self, mod, nn, variant):
+    def __init__(self, mod, nn, variant, turn=0, target=None):
         self.mod = mod
-        try:
-            self.source = inspect.getsource(mod)
-        except (OSError, TypeError):
-            self.source = ""
+        self.turn = turn  # which of several offers this variant takes
+        self.target = target
+        self.source = getattr(mod, "__nngpt_source__", "")
+        if not self.source:
+            try:
+                self.source = inspect.getsource(mod)
+            except (OSError, TypeError):
+                self.source = ""
         self.nn = nn
         self.cin, self.cout, self.nd = variant  # channels in and out, spatial dimensions
 
@@ -75,6 +85,22 @@ class _Guesser:
         return None
 
     def value(self, name, ann, depth):
+        if isinstance(ann, str):
+            # An annotation left as a string (from __future__ import
+            # annotations, or a forward reference): evaluate it where the
+            # class was defined, else go by the name alone.
+            try:
+                ann = eval(ann, vars(self.mod))
+            except Exception:
+                ann = inspect.Parameter.empty
+        v = self.value1(name, ann, depth)
+        if v is None and ann is not inspect.Parameter.empty and ann not in (str, int, float, bool):
+            # An annotation the guesser cannot read: go by the name. A
+            # plain str says what it wants; an int would be no guess.
+            v = self.value1(name, inspect.Parameter.empty, depth)
+        return v
+
+    def value1(self, name, ann, depth):
         nn = self.nn
         ann = _unwrap_optional(ann)
         origin = typing.get_origin(ann)
@@ -152,6 +178,12 @@ class _Guesser:
                 return self.layer_factory(lname)
             if lname in ("backbone", "body", "encoder", "features", "model", "module"):
                 return self.module_arg(lname, nn.Module)
+            sv = self.str_literal(lname)
+            if sv is not None:
+                return sv
+            offered = self.offer(lname)
+            if offered:
+                return offered[self.turn % len(offered)]
             camel = "".join(p[:1].upper() + p[1:] for p in lname.split("_"))
             sub = getattr(self.mod, camel, None)
             if inspect.isclass(sub) and issubclass(sub, nn.Module) and depth < 2:
@@ -168,17 +200,56 @@ class _Guesser:
             return self.int_value(lname)
         return None
 
+    def offer(self, lname):
+        """The module's own values for a parameter that wants a block
+        class (block, unit, cell), a config (cfg, config, arch, setting) or
+        an instance of the class the name spells (genotype: Genotype)."""
+        nn = self.nn
+        ns = vars(self.mod)
+        out = []
+        if any(w in lname for w in _BLOCK_WORDS) and not any(w in lname for w in ("norm", "act", "num", "n_")):
+            for k, v in ns.items():
+                if (inspect.isclass(v) and issubclass(v, nn.Module) and v is not self.target
+                        and getattr(v, "__module__", "") == self.mod.__name__
+                        and any(w in k.lower() for w in _BLOCK_WORDS + ("bottleneck", "stage", "residual"))):
+                    out.append(v)
+            out.sort(key=lambda c: (0 if len(_required(c) or []) else 1, c.__name__))
+        camel = "".join(p[:1].upper() + p[1:] for p in lname.split("_")).lower()
+        typed = []
+        for k, v in ns.items():
+            if k.startswith("_") or inspect.isclass(v) or inspect.ismodule(v) or callable(v):
+                continue
+            if type(v).__name__.lower() == camel and type(v).__module__ == self.mod.__name__:
+                typed.append(v)  # genotype=DARTS where DARTS = Genotype(...)
+            elif any(w in lname for w in _CONFIG_WORDS) and (lname in k.lower() or any(w in k.lower() for w in _CONFIG_WORDS)):
+                if isinstance(v, dict) and v and lname not in k.lower():
+                    out.extend(x for x in list(v.values())[:2] if isinstance(x, (list, tuple, dict)))
+                elif isinstance(v, (list, tuple, dict)):
+                    out.append(v)
+        return typed + out
+
     def str_value(self, lname):
-        # A string parameter usually selects among the literals the code
-        # compares it with: take the first.
-        src = getattr(self, "source", "")
-        for pat in (r"\b%s\s*(?:not\s+)?in\s*[\[\(\{]\s*[\"']([\w-]+)[\"']", r"\b%s\s*[!=]=\s*[\"']([\w-]+)[\"']",
-                    r"[\"']([\w-]+)[\"']\s*[!=]=\s*%s\b"):
-            m = re.search(pat % re.escape(lname), src)
-            if m:
-                return m.group(1)
+        v = self.str_literal(lname)
+        if v is not None:
+            return v
         if "act" in lname or "nonlinearity" in lname:
             return "relu"
+        return None
+
+    def str_literal(self, lname):
+        # A string parameter usually selects among the literals the code
+        # compares it with, or the keys of a dict it indexes: take the first.
+        src = getattr(self, "source", "")
+        m = re.search(r"\b(\w+)\[\s*%s\s*\]" % re.escape(lname), src, re.I)
+        if m:
+            d = getattr(self.mod, m.group(1), None)
+            if isinstance(d, dict) and d and isinstance(next(iter(d)), str):
+                return _smallest(list(d))
+        for pat in (r"\b%s\s*(?:not\s+)?in\s*[\[\(\{]\s*[\"']([\w-]+)[\"']", r"\b%s\s*[!=]=\s*[\"']([\w-]+)[\"']",
+                    r"[\"']([\w-]+)[\"']\s*[!=]=\s*%s\b"):
+            m = re.search(pat % re.escape(lname), src, re.I)
+            if m:
+                return m.group(1)
         return None
 
     def int_value(self, lname):
@@ -289,6 +360,15 @@ def _instantiate(cls, kwargs, g):
                 if hit:
                     kwargs[hit[-1]] = [kwargs[hit[-1]][0]] * n
                     continue
+            if re.search(r"'int' object is not (?:subscriptable|iterable)|object of type 'int' has no len", str(e)):
+                # An int where a list is wanted: plural names (widths,
+                # channels, depths, layers) take one value per stage.
+                plural = [k for k, v in kwargs.items() if type(v) is int and k.endswith("s") and not k.startswith("num_")
+                          and k not in ("classes", "n_classes", "groups", "heads", "bias")]
+                if plural:
+                    for k in plural:
+                        kwargs[k] = [kwargs[k]] * 4
+                    continue
             named = [n for n in optional if n not in kwargs and re.search(r"\b%s\b" % n, str(e))
                      and _lookup(_INT_BY_NAME, n) is not None]
             if named:
@@ -314,22 +394,57 @@ def _instantiate(cls, kwargs, g):
     return cls(**kwargs)
 
 
+_PRETRAINED = re.compile(r"(^|_)(pretrained|weights|pretrain|encoder_weights|backbone_weights|weights_backbone)$")
+_MAX_PARAMS = 200_000_000  # 800 MB of float32 weights: more cannot be meant for a probe
+
+
+def _offline(fn):
+    """Arguments that switch off pretrained weights: nothing can be
+    downloaded in the sandbox, and the probe needs none."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    for name, p in sig.parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or not _PRETRAINED.search(name) or p.default is p.empty:
+            continue
+        if p.default is True:
+            out[name] = False
+        elif p.default is not None and p.default is not False:
+            out[name] = None  # a weights name or enum: ResNet50_Weights.IMAGENET1K_V1
+    return out
+
+
+def _too_big(obj):
+    n = sum(p.numel() for p in obj.parameters())
+    return "%d parameters (over %d): too large to probe" % (n, _MAX_PARAMS) if n > _MAX_PARAMS else ""
+
+
 def builds(cls, mod, deadline, errors):
     """Yields (obj, kwargs, variant): cls built with its defaults when it
     needs nothing, otherwise once per variant of guessed arguments."""
     import torch.nn as nn
 
     req = _required(cls)
+    off = _offline(cls)
     if req == []:
         try:
-            yield cls(), {}, None
+            obj = cls(**off)
         except Exception as e:
-            errors.append("defaults: %s: %s" % (type(e).__name__, e))
+            errors.append("defaults: %s: %s" % (type(e).__name__, str(e)[:200]))
+            return
+        big = _too_big(obj)
+        if big:
+            errors.append("defaults: " + big)
+            return
+        yield obj, dict(off), None
         return
-    for variant in _VARIANTS:
+    tried = set()
+    for turn, variant in enumerate(_VARIANTS):
         if time.monotonic() > deadline:
             return
-        g = _Guesser(mod, nn, variant)
+        g = _Guesser(mod, nn, variant, turn, cls)
         kwargs = {}
         missing = []
         for name, ann, _ in req or []:
@@ -340,10 +455,21 @@ def builds(cls, mod, deadline, errors):
         if missing:
             errors.append("no guess for %s" % ", ".join(missing))
             return
+        if isinstance(kwargs.get("kernel_size"), int) and "padding" in kwargs and isinstance(kwargs["padding"], int):
+            kwargs["padding"] = kwargs["kernel_size"] // 2  # "same" padding, the convention
+        key = _short(kwargs)
+        if key in tried:
+            continue
+        tried.add(key)
+        kwargs.update({k: v for k, v in off.items() if k not in kwargs})
         try:
             obj = _instantiate(cls, kwargs, g)
         except Exception as e:
             errors.append("%s: %s: %s" % (_short(kwargs), type(e).__name__, str(e)[:200]))
+            continue
+        big = _too_big(obj)
+        if big:
+            errors.append("%s: %s" % (_short(kwargs), big))
             continue
         yield obj, kwargs, variant
 
@@ -376,21 +502,26 @@ def inputs(obj, kwargs, variant):
     if c == 3:
         c = 16
     layer = _first_layer(obj, nn)
+    # The size the network says it takes (kwargs, or attributes such as
+    # in_size=(224, 224)), else the common image sizes, cheapest first
+    # except that ImageNet's 224 comes early: networks built for it fail on
+    # anything much smaller.
     size = None
-    for k in ("image_size", "img_size", "input_size", "resolution"):
-        if isinstance(kwargs.get(k), int):
-            size = kwargs[k]
-    for k in ("image_size", "img_size"):
-        v = getattr(obj, k, None)
-        if isinstance(v, int):
-            size = v
-    sizes = [size] if size else [32, 64, 128, 224, 299]
+    for k in ("image_size", "img_size", "input_size", "in_size", "resolution"):
+        for v in (kwargs.get(k), getattr(obj, k, None)):
+            if isinstance(v, int) and 8 <= v <= 1024:
+                size = (v, v)
+            elif (isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(d, int) for d in v)
+                  and all(8 <= d <= 1024 for d in v)):
+                size = tuple(v)
+    sizes = [size] if size else [(32, 32), (224, 224), (64, 64), (128, 128), (299, 299)]
     shapes = []
     kind = "image"
     if isinstance(layer, nn.Conv2d):
-        shapes = [(2, layer.in_channels, s, s) for s in sizes]
+        shapes = [(2, layer.in_channels) + s for s in sizes]
     elif isinstance(layer, nn.Conv3d):
-        shapes = [(2, layer.in_channels, 4, s, s) for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112), (1, layer.in_channels, 32, 112, 112)]
+        shapes = [(2, layer.in_channels, 4) + s for s in sizes[:2]] + [(1, layer.in_channels, 16, 112, 112), (1, layer.in_channels, 16, 224, 224),
+                                                                   (1, layer.in_channels, 32, 112, 112)]
     elif isinstance(layer, nn.Conv1d):
         shapes = [(2, layer.in_channels, 64)]
     elif isinstance(layer, nn.Embedding):
@@ -398,9 +529,9 @@ def inputs(obj, kwargs, variant):
         shapes = [(2, 16)]
     elif isinstance(layer, (nn.BatchNorm2d, nn.GroupNorm)):
         ch = layer.num_features if isinstance(layer, nn.BatchNorm2d) else layer.num_channels
-        shapes = [(2, ch, s, s) for s in sizes[:3]]
+        shapes = [(2, ch) + s for s in sizes[:3]]
     elif isinstance(layer, nn.BatchNorm3d):
-        shapes = [(2, layer.num_features, 4, s, s) for s in sizes[:2]]
+        shapes = [(2, layer.num_features, 4) + s for s in sizes[:2]]
     elif isinstance(layer, nn.BatchNorm1d):
         shapes = [(2, layer.num_features), (2, layer.num_features, 16)]
     elif isinstance(layer, (nn.Linear, nn.LayerNorm, nn.MultiheadAttention)):
@@ -474,14 +605,347 @@ def _arg_for(name, ann, shp, torch):
     return torch.randn(*shp)
 
 
-def probe(mod, cls_name, budget=60.0):
-    """Level 2 for class cls_name of the executed module mod: a dict with
-    build (bool), forward (bool), kwargs, input, output, errors."""
+class _Captured(BaseException):
+    """Raised when the class's first forward call has been recorded: the
+    builder that led there (a test, a __main__ block, a parent network's
+    forward) need not run on. A BaseException, so repository code that
+    catches Exception lets it through."""
+
+
+class _Timeout(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def _alarm(seconds):
+    """Interrupts Python code running past seconds (a builder that trains,
+    loads data or loops)."""
+    def _ring(signum, frame):
+        raise _Timeout()
+
+    old = signal.signal(signal.SIGALRM, _ring)
+    signal.setitimer(signal.ITIMER_REAL, max(0.05, seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+class _Capture:
+    """Records every instance of cls built while a builder runs, with the
+    arguments its constructor got, and the first inputs forward gets."""
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.inits = []  # (obj, args, kwargs), in the order they finished
+        self.calls = {}  # id(obj) -> (args, kwargs)
+        self.order = []  # objects in the order forward first saw them
+
+    def __enter__(self):
+        cls, cap = self.cls, self
+        self.had_init, self.had_fwd = "__init__" in cls.__dict__, "forward" in cls.__dict__
+        init, fwd = cls.__init__, cls.forward
+        self.init, self.fwd = init, fwd
+
+        def __init__(obj, *a, **kw):
+            init(obj, *a, **kw)
+            if type(obj) is cls and len(cap.inits) < 64:
+                cap.inits.append((obj, a, kw))
+
+        def forward(obj, *a, **kw):
+            if type(obj) is cls and id(obj) not in cap.calls and any(o is obj for o, _, _ in cap.inits):
+                cap.calls[id(obj)] = (a, kw)
+                cap.order.append(obj)
+                raise _Captured()
+            return fwd(obj, *a, **kw)
+
+        cls.__init__, cls.forward = __init__, forward
+        return self
+
+    def __exit__(self, *exc):
+        for name, had, orig in (("__init__", self.had_init, self.init), ("forward", self.had_fwd, self.fwd)):
+            if had:
+                setattr(self.cls, name, orig)
+            else:
+                delattr(self.cls, name)
+        return False
+
+
+def _smallest(names):
+    """The name suggesting the smallest model (resnet18 before resnet152,
+    tiny before base), as the Go side orders factories."""
+    words = {"pico": 0, "nano": 0, "tiny": 1, "micro": 1, "mini": 2, "small": 2, "lite": 2, "s": 2, "base": 3,
+             "medium": 3, "m": 3, "large": 4, "l": 4, "huge": 5, "xl": 5, "giant": 6, "xxl": 6}
+
+    def key(n):
+        toks = re.findall(r"[a-z]+|[0-9]+", str(n).lower())
+        w = min([words[t] for t in toks if t in words] or [3])
+        return (w, [int(t) for t in toks if t.isdigit()], str(n))
+    return sorted(names, key=key)[0] if names else None
+
+
+def _registry(reg, cls, depth=0):
+    """Builds cls from a registry that holds it: a dict entry whose sibling
+    is a dict of arguments ({"encoder": Cls, "params": {...}}), a pair
+    (Cls, {...}), or a partial; the smallest-named entries first."""
+    errs = []
+    items = []
+    if isinstance(reg, dict):
+        vals = list(reg.values())
+        if any(v is cls for v in vals):
+            for v in vals:
+                if isinstance(v, dict):
+                    try:
+                        return cls(**v)
+                    except Exception as e:
+                        errs.append("%s: %s" % (type(e).__name__, e))
+        keys = list(reg)
+        while keys:
+            k = _smallest(keys)
+            keys.remove(k)
+            items.append(reg[k])
+    elif isinstance(reg, (list, tuple)):
+        if len(reg) == 2 and reg[0] is cls and isinstance(reg[1], dict):
+            return cls(**reg[1])
+        items = list(reg)
+    elif isinstance(reg, functools.partial) and reg.func is cls:
+        return reg()
+    for v in items[:32]:
+        if depth < 3 and isinstance(v, (dict, list, tuple, functools.partial)):
+            try:
+                return _registry(v, cls, depth + 1)
+            except LookupError:
+                continue
+            except Exception as e:
+                errs.append("%s: %s" % (type(e).__name__, e))
+    raise LookupError("no entry builds %s%s" % (cls.__name__, (": " + errs[-1][:200]) if errs else ""))
+
+
+def _exec_builders(b, path):
+    """The module holding the block with the repository's builders."""
+    import importlib.util
+    import sys
+
+    name = "nngpt_builders"
+    mspec = importlib.util.spec_from_loader(name, loader=None)
+    mod = importlib.util.module_from_spec(mspec)
+    mod.__dict__["__nngpt_registry__"] = _registry
+    mod.__dict__["__nngpt_source__"] = b["code"]
+    mod.__dict__["__file__"] = path  # the block's: repository code reads its own folder
+    sys.modules[name] = mod
+    exec(compile(b["code"], "<builders of %s>" % b["class"], "exec", dont_inherit=True), mod.__dict__)
+    return mod
+
+
+def _call_way(expr, ns):
+    """Evaluates a builder; a plain call NAME() gets the arguments that
+    switch off pretrained weights."""
+    if expr.endswith("()") and re.fullmatch(r"[A-Za-z_][\w.]*\(\)", expr):
+        fn = eval(expr[:-2], ns)
+        return fn(**_offline(fn))
+    return eval(expr, ns)
+
+
+def _expr(v, ns, depth=0):
+    """A Python expression for v that evaluates to an equal value in the
+    namespace ns (the block's), or None."""
+    import types
+
+    if depth > 4:
+        return None
+    if v is None or isinstance(v, (bool, int, str)) and type(v) in (bool, int, str):
+        return repr(v)
+    if type(v) is float:
+        return repr(v) if math.isfinite(v) else None
+    if type(v) in (list, tuple):
+        parts = [_expr(e, ns, depth + 1) for e in v]
+        if any(p is None for p in parts) or len(parts) > 64:
+            return None
+        if type(v) is list:
+            return "[" + ", ".join(parts) + "]"
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    if type(v) is dict:
+        parts = []
+        for k, e in v.items():
+            ke, ve = _expr(k, ns, depth + 1), _expr(e, ns, depth + 1)
+            if ke is None or ve is None:
+                return None
+            parts.append(ke + ": " + ve)
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(v, tuple) and hasattr(v, "_fields"):  # a namedtuple of the repository
+        t = _expr(type(v), ns, depth + 1)
+        parts = [_expr(e, ns, depth + 1) for e in v]
+        if t is None or any(p is None for p in parts):
+            return None
+        return t + "(" + ", ".join(parts) + ")"
+    if inspect.isclass(v) or inspect.isfunction(v) or inspect.isbuiltin(v):
+        name = getattr(v, "__name__", "")
+        if v.__module__ in ("nngpt_builders", "nngpt_block"):
+            return name if inspect.isclass(ns.get(name)) or callable(ns.get(name)) else None
+        for k, o in ns.items():
+            if o is v:
+                return k
+        for k, o in ns.items():
+            if isinstance(o, types.ModuleType) and getattr(o, name, None) is v:
+                return k + "." + name
+    return None
+
+
+def _ctor_call(cls, name, args, kwargs, ns):
+    """name(...) for the arguments a constructor got, or None when one of
+    them has no expression in ns."""
+    parts = []
+    for a in args:
+        e = _expr(a, ns)
+        if e is None:
+            return None
+        parts.append(e)
+    for k, a in kwargs.items():
+        e = _expr(a, ns)
+        if e is None:
+            return None
+        parts.append("%s=%s" % (k, e))
+    return "%s(%s)" % (name, ", ".join(parts))
+
+
+def _named(cls, args, kwargs):
+    """The constructor's arguments by parameter name, for the report."""
+    try:
+        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = dict(kwargs, **{"arg%d" % i: a for i, a in enumerate(args)})
+    out = {}
+    for k, v in bound.items():
+        r = v.__name__ if inspect.isclass(v) else repr(v)
+        out[k] = r if len(r) < 60 else type(v).__name__
+    return out
+
+
+def _shape(a, torch):
+    if isinstance(a, torch.Tensor):
+        return "x".join(str(d) for d in a.shape) + " " + ("tokens" if not a.is_floating_point() else "tensor")
+    if isinstance(a, (list, tuple)):
+        return "%s of %d" % (type(a).__name__, len(a))
+    if isinstance(a, dict):
+        return "dict of %d" % len(a)
+    return type(a).__name__
+
+
+def _forward(obj, args, kwargs, torch):
+    with torch.no_grad():
+        return obj(*args, **kwargs)
+
+
+def _way(way, bmod, bcls, mod, cls_name, res, deadline, budget):
+    """Tries one builder of the repository: records the instances of the
+    class it builds and their first forward inputs; a parent network that
+    builds it as a unit runs forward on inferred inputs to give it them.
+    Returns True when an instance ran forward."""
     import torch
     import torch.nn as nn
 
-    deadline = time.monotonic() + budget
-    res = {"build": False, "forward": False, "kwargs": {}, "input": "", "output": "", "errors": []}
+    errors = res["errors"]
+    label = way["label"]
+    limit = min(deadline - time.monotonic(), max(5.0, budget / 4))
+    if limit <= 0.5:
+        return False
+    r = None
+    with _Capture(bcls) as cap:
+        try:
+            with _alarm(limit):
+                r = _call_way(way["expr"], vars(bmod))
+        except _Captured:
+            pass
+        except _Timeout:
+            errors.append("%s: no result within %.0f s" % (label, limit))
+        except BaseException as e:  # SystemExit from argparse in a __main__ block too
+            if not cap.inits:
+                errors.append("%s: %s: %s" % (label, type(e).__name__, str(e)[:200]))
+                return False
+        if not cap.inits:
+            errors.append("%s: built no %s" % (label, cls_name))
+            return False
+        res["build"] = True
+        if not cap.calls and isinstance(r, nn.Module) and type(r) is not bcls:
+            # A parent: its forward brings the class its real inputs.
+            r.eval()
+            for desc, args in inputs(r, {}, None):
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    with _alarm(max(0.5, deadline - time.monotonic())):
+                        _forward(r, args, {}, torch)
+                except _Captured:
+                    break
+                except BaseException:
+                    continue
+    if cap.order:
+        obj = cap.order[0]
+    elif type(r) is bcls:
+        obj = r
+    else:
+        obj = cap.inits[0][0]
+    a, kw = next(((a, kw) for o, a, kw in cap.inits if o is obj), ((), {}))
+    big = _too_big(obj)
+    if big:
+        errors.append("%s: %s" % (label, big))
+        return False
+    obj.eval()
+    torch.manual_seed(0)
+    tries = []
+    if id(obj) in cap.calls:
+        ca, ckw = cap.calls[id(obj)]
+        desc = " + ".join([_shape(x, torch) for x in ca] + ["%s=%s" % (k, _shape(v, torch)) for k, v in ckw.items()])
+        tries.append((desc + " (as the repository calls it)", list(ca), ckw))
+    tries += [(d, args, {}) for d, args in inputs(obj, _named(bcls, a, kw), None)]
+    for desc, args, kwargs in tries:
+        if time.monotonic() > deadline:
+            errors.append("time budget spent")
+            return False
+        try:
+            with _alarm(max(0.5, deadline - time.monotonic())):
+                out = _forward(obj, args, kwargs, torch)
+        except BaseException as e:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            errors.append("%s: %s: %s: %s" % (label, desc, type(e).__name__, str(e)[:200]))
+            continue
+        res.update(build=True, forward=True, input=desc, output=_describe(out, torch), via=label,
+                   kwargs=_named(bcls, a, kw))
+        # The call with literal arguments, checked on the block alone: what
+        # a model built around the block writes.
+        call = _ctor_call(bcls, cls_name, a, kw, vars(mod))
+        if call is not None:
+            try:
+                with _alarm(max(0.5, min(deadline - time.monotonic(), 20))):
+                    _forward(eval(call, vars(mod)).eval(), args, kwargs, torch)
+                res["constructor"] = call
+                return True
+            except BaseException as e:
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+        # Only the builders' module builds it (the class takes a block
+        # class or a config the block lacks): the block becomes that module.
+        res["constructor"] = _ctor_call(bcls, cls_name, a, kw, vars(bmod)) or way["expr"]
+        res["use_builders"] = True
+        return True
+    return False
+
+
+def probe(mod, cls_name, budget=60.0, builders=None):
+    """Level 2 for class cls_name of the executed module mod: a dict with
+    build (bool), forward (bool), kwargs, input, output, via (the builder
+    that worked), constructor (an expression building it) and errors. The
+    repository's builders are tried first, then arguments inferred from
+    the signature."""
+    import torch
+    import torch.nn as nn
+
+    start = time.monotonic()
+    deadline = start + budget
+    res = {"build": False, "forward": False, "kwargs": {}, "input": "", "output": "", "errors": [],
+           "via": "", "constructor": "", "use_builders": False}
     cls = getattr(mod, cls_name, None)
     if not inspect.isclass(cls):
         res["errors"].append("no class %s at module level" % cls_name)
@@ -489,7 +953,31 @@ def probe(mod, cls_name, budget=60.0):
     if not issubclass(cls, nn.Module):
         res["errors"].append("%s is not an nn.Module" % cls_name)
         return res
-    for obj, kwargs, variant in builds(cls, mod, deadline, res["errors"]):
+    bmod = bcls = None
+    if builders and builders.get("code"):
+        try:
+            with _alarm(max(1.0, budget / 4)):
+                bmod = _exec_builders(builders, getattr(mod, "__file__", "block.py"))
+            bcls = getattr(bmod, builders["class"], None)
+            if not (inspect.isclass(bcls) and issubclass(bcls, nn.Module)):
+                bmod = bcls = None
+        except BaseException as e:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            res["errors"].append("the repository's builders do not execute: %s: %s" % (type(e).__name__, str(e)[:200]))
+            bmod = bcls = None
+    if bmod is not None:
+        # Inference keeps a share of the budget.
+        ways_deadline = start + budget * 0.6
+        for way in builders.get("ways") or []:
+            if time.monotonic() > ways_deadline:
+                break
+            if _way(way, bmod, bcls, mod, cls_name, res, ways_deadline, budget):
+                return res
+    # Signature inference, in the builders' module when it runs: it offers
+    # the module's own block classes and constants.
+    gmod, gcls = (bmod, bcls) if bmod is not None else (mod, cls)
+    for obj, kwargs, variant in builds(gcls, gmod, deadline, res["errors"]):
         res["build"] = True
         res["kwargs"] = {k: (v.__name__ if inspect.isclass(v) else (repr(v) if len(repr(v)) < 60 else type(v).__name__))
                          for k, v in kwargs.items()}
@@ -500,13 +988,27 @@ def probe(mod, cls_name, budget=60.0):
                 res["errors"].append("time budget spent")
                 return res
             try:
-                out = _call(obj, args, torch)
-            except Exception as e:
+                with _alarm(max(0.5, min(deadline - time.monotonic(), 20))):
+                    out = _call(obj, args, torch)
+            except BaseException as e:
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
                 res["errors"].append("%s: %s: %s" % (desc, type(e).__name__, str(e)[:200]))
                 continue
             res["forward"] = True
             res["input"] = desc
             res["output"] = _describe(out, torch)
+            res["via"] = "arguments inferred from the signature"
+            call = _ctor_call(gcls, cls_name, (), kwargs, vars(mod))
+            if call is not None and gmod is not mod:
+                try:
+                    eval(call, vars(mod))
+                except Exception:
+                    call = None
+            if call is None:
+                call = _ctor_call(gcls, cls_name, (), kwargs, vars(gmod)) or ""
+                res["use_builders"] = gmod is not mod
+            res["constructor"] = call
             return res
     return res
 
@@ -587,10 +1089,11 @@ def _run(spec, ch):
     import torch
 
     torch.set_num_threads(1)
-    res = probe(mod, cls_name, float(spec.get("budget") or 45))
+    res = probe(mod, cls_name, float(spec.get("budget") or 45), spec.get("builders"))
     if res["build"]:
         ch.emit("stage", stage="build", kwargs=res["kwargs"])
-    info = {"input": res["input"], "output": res["output"], "errors": res["errors"][-8:]}
+    info = {"input": res["input"], "output": res["output"], "errors": res["errors"][-8:], "via": res["via"],
+            "constructor": res["constructor"], "use_builders": res["use_builders"]}
     reason = "" if res["forward"] else ("could not build %s: " % cls_name if not res["build"] else "forward failed: ") + \
         " | ".join(e[:300] for e in _ends(res["errors"]))
     ch.emit("done", level=2 if res["forward"] else 1, forward=res["forward"], info=info,
