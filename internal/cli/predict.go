@@ -203,7 +203,7 @@ func newPredictTrainCmd(g *globals) *cobra.Command {
 	var (
 		src, stages, codeGroups string
 		o                       predict.Options
-		asJSON      bool
+		asJSON                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
