@@ -82,10 +82,12 @@ the others on the same runs.`,
 
 func newBenchPruneCmd(g *globals) *cobra.Command {
 	var (
-		cfg    bench.PruneConfig
-		asJSON bool
-		pol    predict.Policy
-		stages string
+		cfg      bench.PruneConfig
+		asJSON   bool
+		pol      predict.Policy
+		stages   string
+		noScreen bool
+		explore  float64
 	)
 	cmd := &cobra.Command{
 		Use:   "prune",
@@ -96,7 +98,15 @@ with the training runs and grows with every replayed run). For each policy,
 report the share of epochs saved against the share of the true top-decile
 runs (per task and dataset) that were wrongly stopped. Without policy flags
 a fixed set of policies is compared; --top-k, --top-share, --margin or
---after replay that one policy instead.`,
+--after replay that one policy instead.
+
+Then screening before training and early stopping together: a zero-shot
+predictor (k = 0) fitted on the same side screens each replayed run before it
+trains (not trained: all its epochs saved; a share --explore of the screened
+runs is trained anyway, as in the loop), and the runs it lets through are
+early-stopped by the default policy (or the one given). For each screening
+policy: runs not trained, epochs saved (in all and by screening), true
+top-decile runs lost (screened or stopped). --no-screen leaves this out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -105,6 +115,14 @@ a fixed set of policies is compared; --top-k, --top-share, --margin or
 			}
 			if cmd.Flags().Changed("top-k") || cmd.Flags().Changed("top-share") || cmd.Flags().Changed("margin") || cmd.Flags().Changed("after") {
 				cfg.Policies = []bench.NamedPolicy{{Name: "custom", Policy: pol}}
+				cfg.Combined = pol
+			}
+			if explore < 0 || explore > 1 {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--explore %v: want a share in [0, 1]", explore)}
+			}
+			cfg.Screens = bench.DefaultScreenPolicies(explore, cfg.Seed)
+			if noScreen {
+				cfg.Screens = []bench.NamedScreen{}
 			}
 			if cmd.Flags().Changed("stages") {
 				if cfg.Options.Stages, err = parseStages(stages, cfg.Options.K); err != nil {
@@ -129,6 +147,8 @@ a fixed set of policies is compared; --top-k, --top-share, --margin or
 	f.Float64Var(&pol.Margin, "margin", 0, "added to the upper bound before comparing (positive: fewer stops)")
 	f.IntVar(&pol.After, "after", 0, "first epoch after which runs may be stopped (default: the predictor's k)")
 	f.StringVar(&stages, "stages", joinInts(predict.DefaultStages), "predictor stages (epochs after which runs are judged again), or none")
+	f.BoolVar(&noScreen, "no-screen", false, "leave out the replays of screening before training")
+	f.Float64Var(&explore, "explore", predict.DefaultScreenPolicy().Explore, "share of the runs screening would skip that are trained anyway")
 	return cmd
 }
 
