@@ -166,3 +166,28 @@ func TestBenchPruneCustomPolicy(t *testing.T) {
 		t.Errorf("bad stages: %d %s", code, errOut)
 	}
 }
+
+func TestBenchPredictZeroShot(t *testing.T) {
+	tree, err := predicttest.WriteTree(t.TempDir(), predicttest.Records(20, 6, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "bench", "predict", "--lemur", tree, "--k", "0", "--json")
+	if code != 0 {
+		t.Fatalf("bench predict --k 0: %d %s", code, errOut)
+	}
+	var rep struct {
+		K      int `json:"k"`
+		Groups []struct {
+			Methods []string `json:"methods"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.K != 0 || len(rep.Groups) == 0 || strings.Join(rep.Groups[0].Methods, ",") != "median,gbt" {
+		t.Errorf("report %.300s (%v): want k 0 scored against the dataset median", out, err)
+	}
+	for _, args := range [][]string{{"--code-features", "shape"}, {"--k", "-1"}} {
+		if code, _, errOut := run(t, append([]string{"bench", "predict", "--lemur", tree}, args...)...); code != 2 {
+			t.Errorf("%v: exit %d %s, want 2", args, code, errOut)
+		}
+	}
+}
