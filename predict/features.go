@@ -204,9 +204,11 @@ func NewSchema(runs []Run, o Options, code map[string]CodeFeatures) Schema {
 		}
 	}
 	s.Embedding = slices.Contains(groups, CodeEmbedding)
-	if nb := newNeighbours(Trainable(runs, k), code); len(nb.Models) > 0 {
-		s.Neighbours = nb
-		s.NeighbourColumns = slices.Contains(groups, CodeNeighbours)
+	cols := slices.Contains(groups, CodeNeighbours)
+	if !o.stage || cols {
+		if nb := newNeighbours(Trainable(runs, k), code); len(nb.Models) > 0 {
+			s.Neighbours, s.NeighbourColumns = nb, cols
+		}
 	}
 	sort.Strings(s.PrmKeys)
 	sort.Strings(s.CodeKeys)

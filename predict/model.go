@@ -36,6 +36,11 @@ type Options struct {
 	Trees int `json:"trees,omitempty"`
 	// Seed drives subsampling and the calibration split.
 	Seed uint64 `json:"seed"`
+	// stage marks the options of a stage model: it keeps no training
+	// models' code for the nearest-model baseline unless its columns need
+	// it (the main model holds the baseline).
+	stage bool
+
 	// Stages are further numbers of observed epochs (each above K) to fit
 	// a model for, so a run can be judged again later with more of its
 	// curve: e.g. 3, 5, 10 for early stopping. Predict uses the stage with
@@ -381,7 +386,7 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 			return nil, fmt.Errorf("options: stage %d must be above K = %d", k, o.K)
 		}
 		so := o
-		so.K, so.Stages = k, nil
+		so.K, so.Stages, so.stage = k, nil, true
 		if len(Trainable(runs, k)) < 50 {
 			slog.Warn("too few runs for a stage, left out", "stage", k)
 			continue

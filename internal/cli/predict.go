@@ -228,6 +228,11 @@ and early stopping use the newest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
+			if o.K == 0 && !cmd.Flags().Changed("stages") {
+				// A zero-shot predictor screens before training; early
+				// stopping uses the predictor with observed epochs.
+				stages = "none"
+			}
 			if o.Stages, err = parseStages(stages, o.K); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
@@ -309,7 +314,7 @@ and early stopping use the newest.`,
 	f.StringVar(&codeGroups, "code-features", "default", "code feature groups: some of "+strings.Join(predict.CodeGroups, ",")+", none, or default ("+strings.Join(predict.DefaultCodeGroups, ",")+")")
 	f.Uint64Var(&o.Seed, "seed", 1, "seed of subsampling and the calibration split")
 	f.IntVar(&o.Trees, "trees", 0, "trees per boosted model (default: 400 for means, 200 for quantiles)")
-	f.StringVar(&stages, "stages", joinInts(predict.DefaultStages), "further observed-epoch counts to fit a stage for, comma-separated (early stopping re-judges a run after each); 'none' for none")
+	f.StringVar(&stages, "stages", joinInts(predict.DefaultStages), "further observed-epoch counts to fit a stage for, comma-separated (early stopping re-judges a run after each); 'none' for none (the default with --k 0)")
 	f.BoolVar(&o.Durations, "durations", false, "also learn from epoch durations (they depend on the machine)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
