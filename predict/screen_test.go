@@ -3,6 +3,7 @@ package predict_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,6 +123,10 @@ func TestOpenScreenerFromWorkspace(t *testing.T) {
 	s, err := predict.OpenScreener(ctx, dir, st, predict.DefaultScreenPolicy())
 	if err != nil || s.Model.K() != 0 || s.Board.Len("img-classification", "mnist") != 72 {
 		t.Fatalf("screener %+v, %v: want the zero-shot predictor and a board of 72 mnist runs", s, err)
+	}
+	// Folders saved before meta.json existed are read through the model.
+	if err := os.Remove(filepath.Join(two, "meta.json")); err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		seen int
