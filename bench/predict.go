@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +36,28 @@ type PredictConfig struct {
 	// and the linear fit on the same runs.
 	LLM     llm.Client
 	LLMRuns int
+	// CompareCode also fits the same K without code features and scores
+	// it as MethodNoCode: what the code features are worth.
+	CompareCode bool
 }
+
+// DefaultLEMURCode is the development archive with the models' code,
+// which the prediction benchmarks prefer to the statistics alone.
+const DefaultLEMURCode = "../shared/lemur/lemur-dev.tar.gz"
+
+// FindLEMURCode is FindLEMUR preferring the archive with code when no
+// path is given.
+func FindLEMURCode(path string) (string, error) {
+	if path == "" {
+		if _, err := os.Stat(DefaultLEMURCode); err == nil {
+			return DefaultLEMURCode, nil
+		}
+	}
+	return FindLEMUR(path)
+}
+
+// MethodNoCode is the learned model fitted without code features.
+const MethodNoCode predict.Method = "gbt-nocode"
 
 // Corpus is a LEMUR tree turned into runs and code features.
 type Corpus struct {
@@ -83,6 +106,7 @@ type PredictReport struct {
 	Split        string                  `json:"split"`
 	Seed         uint64                  `json:"seed"`
 	K            int                     `json:"k"`
+	CodeGroups   []string                `json:"code_groups"`
 	TrainRuns    int                     `json:"train_runs"`
 	TrainModels  int                     `json:"train_models"`
 	TestRuns     int                     `json:"test_runs"`
@@ -134,7 +158,18 @@ func Predict(ctx context.Context, cfg PredictConfig) (*PredictReport, error) {
 	if rep.TestRuns == 0 {
 		return nil, fmt.Errorf("no test runs with more than %d epochs", rep.K)
 	}
-	if rep.Groups, err = predict.Evaluate(m, testable, code); err != nil {
+	rep.CodeGroups = slices.Clone(m.Schema.CodeGroups())
+	var others []predict.Compared
+	if cfg.CompareCode {
+		no := o
+		no.CodeGroups, no.Stages = []string{}, nil
+		mn, err := predict.Train(ctx, train, code, no)
+		if err != nil {
+			return nil, fmt.Errorf("train without code: %w", err)
+		}
+		others = append(others, predict.Compared{Method: MethodNoCode, Model: mn})
+	}
+	if rep.Groups, err = predict.Evaluate(m, testable, code, others...); err != nil {
 		return nil, err
 	}
 	imp := m.Importance()
@@ -190,10 +225,13 @@ func scoreLLM(ctx context.Context, cfg PredictConfig, m *predict.Model, test []p
 		truth, truthE = append(truth, best), append(truthE, float64(be))
 		add(MethodLLM, lpRes.BestAccuracy, float64(lpRes.BestEpoch))
 		add(predict.Boosted, p.BestAccuracy, float64(p.BestEpoch))
-		add(predict.LinearFit, p.Linear, math.Min(float64(r.MaxEpoch()), math.Max(1, math.Round(m.LinearEpoch.Predict(float64(r.MaxEpoch()), r.Acc[k-1]-r.Acc[0])))))
-		seen := predict.Run{Acc: r.Acc[:k]}
-		_, se := seen.Best()
-		add(predict.Persistence, r.Acc[k-1], float64(se))
+		add(predict.Median, m.MedianBest(&in), float64(m.LinearBestEpoch(&in)))
+		if k > 0 {
+			add(predict.LinearFit, *p.Linear, float64(m.LinearBestEpoch(&in)))
+			seen := predict.Run{Acc: r.Acc[:k]}
+			_, se := seen.Best()
+			add(predict.Persistence, r.Acc[k-1], float64(se))
+		}
 	}
 	for meth, v := range preds {
 		out.Scores[meth] = predict.Score(v[0], truth, v[1], truthE)
@@ -268,39 +306,53 @@ func (r *PredictReport) WriteTable(w io.Writer) error {
 	if r.Test != nil {
 		fmt.Fprintf(w, "test:  %s: %s; code for %d models\n", r.Test.Path, r.Test.Build, r.Test.Code)
 	}
-	fmt.Fprintf(w, "split: %s (seed %d); predicting from the first %d epochs of runs with more epochs\n", r.Split, r.Seed, r.K)
+	if r.K == 0 {
+		fmt.Fprintf(w, "split: %s (seed %d); predicting before training (k = 0: code, hyperparameters, transform, dataset, planned epochs)\n", r.Split, r.Seed)
+	} else {
+		fmt.Fprintf(w, "split: %s (seed %d); predicting from the first %d epochs of runs with more epochs\n", r.Split, r.Seed, r.K)
+	}
+	code := "none"
+	if len(r.CodeGroups) > 0 {
+		code = strings.Join(r.CodeGroups, ", ")
+	}
+	fmt.Fprintf(w, "code features: %s\n", code)
 	fmt.Fprintf(w, "train: %d runs of %d models, fitted in %.1f s; test: %d runs of %d models\n\n",
 		r.TrainRuns, r.TrainModels, r.TrainSeconds, r.TestRuns, r.TestModels)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "dataset\ttest runs\tmethod\tRMSE\tMAE\tPearson r\tbest-epoch MAE\tinterval cover\twidth\t")
+	fmt.Fprintln(tw, "dataset\ttest runs\tmethod\tRMSE\tMAE\tPearson r\tKendall tau\tSpearman\ttop-10% recall\tbest-epoch MAE\tinterval cover\twidth\t")
 	for _, g := range r.Groups {
 		name := g.Dataset
 		if name == "" {
 			name = "pooled"
 		}
-		for i, meth := range predict.Methods {
+		for i, meth := range g.Methods {
 			s := g.Scores[meth]
 			label, n := "", ""
 			if i == 0 {
 				label, n = name, fmt.Sprint(s.Runs)
 			}
 			cov, width := "", ""
-			if meth == predict.Boosted {
+			if s.Width > 0 {
 				cov, width = fmt.Sprintf("%.1f%%", 100*s.Coverage), f3(s.Width)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t\n", label, n, meth, f3(s.RMSE), f3(s.MAE), f3(s.Pearson), s.EpochMAE, cov, width)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t\n", label, n, meth, f3(s.RMSE), f3(s.MAE),
+				f3(float64(s.Pearson)), f3(float64(s.Kendall)), f3(float64(s.Spearman)), pct(float64(s.Top10Recall)), s.EpochMAE, cov, width)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "pooled ranking scores: run-weighted means of the datasets' own (datasets with >= %d test runs)\n", predict.MinRankRuns)
 	if r.LLM != nil {
 		fmt.Fprintf(w, "\nLLM predictor on %d random test runs (%d failed and left out); all methods on the same runs:\n", r.LLM.Asked, r.LLM.Failed)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "method\truns\tRMSE\tMAE\tPearson r\tbest-epoch MAE\t")
-		for _, meth := range []predict.Method{predict.Persistence, predict.LinearFit, predict.Boosted, MethodLLM} {
-			s := r.LLM.Scores[meth]
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f\t\n", meth, s.Runs, f3(s.RMSE), f3(s.MAE), f3(s.Pearson), s.EpochMAE)
+		for _, meth := range []predict.Method{predict.Median, predict.Persistence, predict.LinearFit, predict.Boosted, MethodLLM} {
+			s, ok := r.LLM.Scores[meth]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f\t\n", meth, s.Runs, f3(s.RMSE), f3(s.MAE), f3(float64(s.Pearson)), s.EpochMAE)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -314,6 +366,13 @@ func (r *PredictReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "\nmost used features (share of split gain): %s\n", strings.Join(parts, ", "))
 	}
 	return nil
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v)
 }
 
 func f3(v float64) string {

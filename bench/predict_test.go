@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -23,7 +25,7 @@ func synthTree(t *testing.T, models, perModel int, seed uint64) string {
 
 func TestPredictBenchmark(t *testing.T) {
 	tree := synthTree(t, 30, 10, 1)
-	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Seed: 3, Options: predict.Options{Trees: 60}})
+	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Seed: 3, Options: predict.Options{K: 2, Trees: 60}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestPredictBenchmark(t *testing.T) {
 func TestPredictBenchmarkTestTree(t *testing.T) {
 	train := synthTree(t, 20, 8, 1)
 	test := synthTree(t, 6, 8, 2) // same names Synth0..5: all also in train
-	_, err := Predict(context.Background(), PredictConfig{Train: train, Test: test, Options: predict.Options{Trees: 30}})
+	_, err := Predict(context.Background(), PredictConfig{Train: train, Test: test, Options: predict.Options{K: 2, Trees: 30}})
 	if err == nil || !strings.Contains(err.Error(), "no test runs") {
 		t.Errorf("error %v: a test tree whose models are all in the training tree must leave nothing to test", err)
 	}
@@ -59,7 +61,7 @@ func TestPredictBenchmarkTestTree(t *testing.T) {
 
 func TestPruneBenchmark(t *testing.T) {
 	tree := synthTree(t, 30, 10, 1)
-	rep, err := Prune(context.Background(), PruneConfig{Train: tree, Seed: 1, Options: predict.Options{Trees: 60, Stages: []int{5}}})
+	rep, err := Prune(context.Background(), PruneConfig{Train: tree, Seed: 1, Options: predict.Options{K: 2, Trees: 60, Stages: []int{5}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +82,47 @@ func TestPruneBenchmark(t *testing.T) {
 	if def.Stopped == 0 || def.SavedShare < 0.2 {
 		t.Errorf("default policy saved %.2f of epochs (%d runs stopped): the synthetic curves are easy to call", def.SavedShare, def.Stopped)
 	}
+	if len(rep.ScreenRows) != len(DefaultScreenPolicies(0.1, 1)) {
+		t.Fatalf("%d screening rows", len(rep.ScreenRows))
+	}
+	for _, r := range rep.ScreenRows {
+		if r.Runs != rep.TestRuns || r.Saved > r.Epochs || r.ScreenSaved > r.Saved || r.TopScreened > r.TopLost ||
+			r.TopLost > r.TopDecile || r.Explored > r.Runs-r.Screened || r.Stopped > r.Runs-r.Screened {
+			t.Errorf("%s: inconsistent counts %+v", r.Name, r)
+		}
+	}
+	// Without screening the combined replay is the default early stopping.
+	if no := rep.ScreenRows[0]; no.Screened != 0 || no.Saved != def.Saved || no.TopLost != def.TopLost || no.Stopped != def.Stopped {
+		t.Errorf("no screening %+v, want the default early stopping's figures %+v", no, def)
+	}
 	var out bytes.Buffer
-	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "top-decile") {
+	if err := rep.WriteTable(&out); err != nil || !strings.Contains(out.String(), "top-decile") || !strings.Contains(out.String(), "screening before training") {
 		t.Errorf("table: %v\n%s", err, out.String())
+	}
+}
+
+func TestPredictBenchmarkZeroShot(t *testing.T) {
+	tree := synthTree(t, 30, 10, 2)
+	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Seed: 2, CompareCode: true, Options: predict.Options{K: 0, Trees: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooled := rep.Groups[0]
+	if rep.K != 0 || fmt.Sprint(pooled.Methods) != "[median gbt gbt-nocode]" {
+		t.Fatalf("k %d, methods %v: want k 0 with the median, the model and the model without code", rep.K, pooled.Methods)
+	}
+	if g, m := pooled.Scores[predict.Boosted], pooled.Scores[predict.Median]; g.RMSE >= m.RMSE || !(float64(g.Kendall) > 0) {
+		t.Errorf("zero-shot RMSE %.4f vs median %.4f, Kendall %.3f", g.RMSE, m.RMSE, g.Kendall)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("report does not encode (the median's undefined ranking scores must be null): %v", err)
+	}
+	var out bytes.Buffer
+	rep.WriteTable(&out)
+	for _, want := range []string{"before training", "Kendall tau", "top-10% recall", "gbt-nocode", "n/a"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
 	}
 }
 
@@ -95,7 +135,7 @@ func TestPredictBenchmarkWithLLM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Options: predict.Options{Trees: 30}, LLM: c, LLMRuns: 3})
+	rep, err := Predict(context.Background(), PredictConfig{Train: tree, Options: predict.Options{K: 2, Trees: 30}, LLM: c, LLMRuns: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,66 @@ type PruneConfig struct {
 	Options predict.Options
 	// Policies are replayed one by one; nil replays DefaultPrunePolicies.
 	Policies []NamedPolicy
+	// Screens are screening policies replayed together with early
+	// stopping by Combined (a zero-shot predictor screens each run before
+	// it trains); nil replays DefaultScreenPolicies with the default
+	// explore share, empty none.
+	Screens []NamedScreen
+	// Combined is the early-stopping policy of the screening replays
+	// (zero: predict.DefaultPolicy).
+	Combined predict.Policy
+}
+
+// NamedScreen is one screening policy of the replay.
+type NamedScreen struct {
+	Name   string               `json:"name"`
+	Policy predict.ScreenPolicy `json:"policy"`
+}
+
+// DefaultScreenPolicies are the screening policies the benchmark compares
+// (each with the default early stopping): none, the validity bar alone,
+// the top decile by the upper bound (the default), and more or less
+// careful margins; each trains a share explore of what it would screen,
+// drawn from seed.
+func DefaultScreenPolicies(explore float64, seed uint64) []NamedScreen {
+	def := predict.DefaultScreenPolicy()
+	def.Explore, def.Seed = explore, seed
+	with := func(f func(*predict.ScreenPolicy)) predict.ScreenPolicy {
+		p := def
+		f(&p)
+		return p
+	}
+	return []NamedScreen{
+		{"no screening", predict.ScreenPolicy{Admission: -1}},
+		{"admission bar only", with(func(p *predict.ScreenPolicy) { p.TopShare = 0 })},
+		{"top 10% (default)", def},
+		{"top 10%, margin -0.05", with(func(p *predict.ScreenPolicy) { p.Margin = -0.05 })},
+		{"top 10%, margin -0.10", with(func(p *predict.ScreenPolicy) { p.Margin = -0.10 })},
+		{"top 20%", with(func(p *predict.ScreenPolicy) { p.TopShare = 0.2 })},
+	}
+}
+
+// ScreenRow is the outcome of one screening policy with early stopping.
+type ScreenRow struct {
+	NamedScreen
+	Runs     int `json:"runs"`
+	Screened int `json:"screened"` // not trained
+	Explored int `json:"explored"` // screened by a rule but trained by the explore draw
+	// ExploredTop counts the explored runs in the true top decile: the
+	// loss screening would have caused on them, as the loop measures it.
+	ExploredTop  int     `json:"explored_top_decile"`
+	Stopped      int     `json:"stopped"` // trained, then stopped early
+	Epochs       int     `json:"epochs"`  // epochs all runs train without either
+	Saved        int     `json:"epochs_saved"`
+	SavedShare   float64 `json:"saved_share"`
+	ScreenSaved  int     `json:"epochs_saved_by_screening"`
+	TrainedShare float64 `json:"trainings_saved_share"` // share of runs never trained
+	TopDecile    int     `json:"top_decile_runs"`
+	TopLost      int     `json:"top_decile_lost"` // screened or stopped
+	TopScreened  int     `json:"top_decile_screened"`
+	LostShare    float64 `json:"lost_share"`
+	BestLost     int     `json:"best_runs_lost"`
+	BestRuns     int     `json:"best_runs"`
 }
 
 // NamedPolicy is one policy of the replay.
@@ -71,6 +131,10 @@ type PruneReport struct {
 	TrainSeconds float64    `json:"train_seconds"`
 	Stages       []int      `json:"stages"`
 	Rows         []PruneRow `json:"rows"`
+	// Screening: the zero-shot predictor's fit and the combined replays.
+	ScreenSeconds float64     `json:"screen_train_seconds,omitempty"`
+	Combined      string      `json:"combined_policy,omitempty"`
+	ScreenRows    []ScreenRow `json:"screen_rows,omitempty"`
 }
 
 // Prune trains a predictor on one side of a split by model, then replays
@@ -173,7 +237,117 @@ func Prune(ctx context.Context, cfg PruneConfig) (*PruneReport, error) {
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
+	screens := cfg.Screens
+	if screens == nil {
+		screens = DefaultScreenPolicies(predict.DefaultScreenPolicy().Explore, cfg.Seed)
+	}
+	if len(screens) == 0 {
+		return rep, nil
+	}
+	zo := o
+	zo.K, zo.Stages = 0, nil
+	start = time.Now()
+	zm, err := predict.Train(ctx, sp.trainRuns, sp.code, zo)
+	if err != nil {
+		return nil, fmt.Errorf("train the zero-shot predictor: %w", err)
+	}
+	rep.ScreenSeconds = time.Since(start).Seconds()
+	pol := cfg.Combined
+	if pol == (predict.Policy{}) {
+		pol = predict.DefaultPolicy()
+	}
+	rep.Combined = fmt.Sprintf("top share %.2f, top-k %d, margin %+.2f", pol.TopShare, pol.TopK, pol.Margin)
+	for _, ns := range screens {
+		row, err := replayScreen(ctx, sp, m, zm, ns, pol, test, top, bestOf, stages)
+		if err != nil {
+			return nil, err
+		}
+		rep.ScreenRows = append(rep.ScreenRows, row)
+	}
 	return rep, nil
+}
+
+// replayScreen replays the test runs in order through a screener and,
+// for those it trains, the pruner; both rank against one board that starts
+// with the training runs and grows with every trained run.
+func replayScreen(ctx context.Context, sp *split, m, zm *predict.Model, ns NamedScreen, pol predict.Policy,
+	test []predict.Run, top, bestOf map[int]bool, stages []int) (ScreenRow, error) {
+	board := predict.NewBoard()
+	for i := range sp.trainRuns {
+		r := &sp.trainRuns[i]
+		b, _ := r.Best()
+		board.Add(r.Task, r.Dataset, b)
+	}
+	pr, err := predict.NewPruner(m, pol, board)
+	if err != nil {
+		return ScreenRow{}, err
+	}
+	sc, err := predict.NewScreener(zm, ns.Policy, board)
+	if err != nil {
+		return ScreenRow{}, fmt.Errorf("screen %q: %w", ns.Name, err)
+	}
+	row := ScreenRow{NamedScreen: ns, Runs: len(test), TopDecile: len(top), BestRuns: len(bestOf)}
+	for i := range test {
+		r := &test[i]
+		row.Epochs += r.MaxEpoch()
+		d, err := sc.Screen(ctx, predict.Candidate{Key: r.NN + "/" + r.UID, Task: r.Task, Dataset: r.Dataset, Metric: r.Metric,
+			NN: r.NN, Prm: r.Prm, MaxEpoch: r.MaxEpoch(), Code: sp.code[r.NN]})
+		if err != nil {
+			return ScreenRow{}, err
+		}
+		if !d.Train {
+			row.Screened++
+			row.Saved += r.MaxEpoch()
+			row.ScreenSaved += r.MaxEpoch()
+			if top[i] {
+				row.TopLost++
+				row.TopScreened++
+			}
+			if bestOf[i] {
+				row.BestLost++
+			}
+			continue
+		}
+		if d.Explore {
+			row.Explored++
+			if top[i] {
+				row.ExploredTop++
+			}
+		}
+		stopAt := 0
+		for _, e := range stages {
+			if e < pr.Policy.After || e >= r.MaxEpoch() {
+				continue
+			}
+			dd, err := pr.Decide(ctx, predict.RunState{Task: r.Task, Dataset: r.Dataset, Metric: r.Metric, NN: r.NN,
+				Prm: r.Prm, Acc: r.Acc[:e], Dur: r.Dur[:e], MaxEpoch: r.MaxEpoch(), Code: sp.code[r.NN]})
+			if err != nil {
+				return ScreenRow{}, err
+			}
+			if dd.Stop {
+				stopAt = e
+				break
+			}
+		}
+		best, _ := r.Best()
+		if stopAt > 0 {
+			row.Stopped++
+			row.Saved += r.MaxEpoch() - stopAt
+			if top[i] {
+				row.TopLost++
+			}
+			if bestOf[i] {
+				row.BestLost++
+			}
+			seen := predict.Run{Acc: r.Acc[:stopAt]}
+			best, _ = seen.Best()
+		}
+		board.Add(r.Task, r.Dataset, best)
+	}
+	row.SavedShare = float64(row.Saved) / float64(max(1, row.Epochs))
+	row.TrainedShare = float64(row.Screened) / float64(max(1, row.Runs))
+	row.LostShare = float64(row.TopLost) / float64(max(1, row.TopDecile))
+	return row, nil
 }
 
 // topDecile marks the runs whose best accuracy is in the top 10% of their
@@ -220,6 +394,20 @@ func (r *PruneReport) WriteTable(w io.Writer) error {
 	for _, row := range r.Rows {
 		fmt.Fprintf(tw, "%s\t%d / %d\t%d / %d\t%.1f%%\t%d / %d\t%.1f%%\t%d / %d\t%.0f\t\n", row.Name, row.Stopped, row.Runs,
 			row.Saved, row.Epochs, 100*row.SavedShare, row.TopLost, row.TopDecile, 100*row.LostShare, row.BestLost, row.BestRuns, row.MeanDecideU)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.ScreenRows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nscreening before training (zero-shot predictor fitted in %.1f s) and early stopping (%s) together:\n", r.ScreenSeconds, r.Combined)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "screening\tnot trained\texplored (top)\tstopped early\tepochs saved\tsaved\tby screening\ttop-decile lost\tlost\tscreened\tbest runs lost\t")
+	for _, row := range r.ScreenRows {
+		fmt.Fprintf(tw, "%s\t%d / %d\t%d (%d)\t%d\t%d / %d\t%.1f%%\t%d\t%d / %d\t%.1f%%\t%d\t%d / %d\t\n", row.Name, row.Screened, row.Runs,
+			row.Explored, row.ExploredTop, row.Stopped, row.Saved, row.Epochs, 100*row.SavedShare, row.ScreenSaved,
+			row.TopLost, row.TopDecile, 100*row.LostShare, row.TopScreened, row.BestLost, row.BestRuns)
 	}
 	return tw.Flush()
 }

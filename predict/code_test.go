@@ -44,7 +44,7 @@ func TestSchemaCodeColumns(t *testing.T) {
 	runs := synthRuns(t, 4, 20, 2)
 	cf, _ := predict.CodeFeaturesOf([]byte(tinyNet))
 	code := map[string]predict.CodeFeatures{"Synth0": cf, "Synth1": cf}
-	s := predict.NewSchema(runs, 2, false, code)
+	s := predict.NewSchema(runs, predict.Options{K: 2}, code)
 	names := s.Names()
 	col := -1
 	for i, n := range names {

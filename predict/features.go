@@ -15,9 +15,13 @@ import (
 // prediction may use.
 type Input struct {
 	Task, Dataset, Metric string
+	// NN is the model's name (optional; only used to leave a model out of
+	// its own code neighbours while training).
+	NN string
 	// Prm are the run's hyperparameters (lr, momentum, batch, transform, ...).
 	Prm lemur.Dict
-	// Acc[i] is the accuracy after epoch i+1; at least the model's K epochs.
+	// Acc[i] is the accuracy after epoch i+1; at least the model's K epochs
+	// (none for a zero-shot model, K = 0).
 	Acc []float64
 	// Dur[i] is the cumulative duration in seconds after epoch i+1 (NaN or
 	// absent when unknown). Only used by models trained with durations.
@@ -36,7 +40,7 @@ type CodeFeatures map[string]float64
 
 // InputOf is the input a run gives after its first k epochs.
 func InputOf(r *Run, k int, code CodeFeatures) Input {
-	return Input{Task: r.Task, Dataset: r.Dataset, Metric: r.Metric, Prm: r.Prm,
+	return Input{Task: r.Task, Dataset: r.Dataset, Metric: r.Metric, NN: r.NN, Prm: r.Prm,
 		Acc: r.Acc[:min(k, len(r.Acc))], Dur: r.Dur[:min(k, len(r.Dur))], MaxEpoch: r.MaxEpoch(), Code: code}
 }
 
@@ -91,8 +95,15 @@ type Schema struct {
 	Datasets   []string `json:"datasets"`
 	Metrics    []string `json:"metrics"`
 	Transforms []string `json:"transforms"`
-	// CodeKeys are the code features used as columns.
+	// CodeKeys are the code features used as columns (CodeStructure).
 	CodeKeys []string `json:"code_keys"`
+	// Embedding adds the projected code embedding (CodeEmbedding).
+	Embedding bool `json:"embedding,omitempty"`
+	// Neighbours are the training models' code (nil when none had code):
+	// the nearest-model baseline, and columns when NeighbourColumns
+	// (CodeNeighbours).
+	Neighbours       *Neighbours `json:"neighbours,omitempty"`
+	NeighbourColumns bool        `json:"neighbour_columns,omitempty"`
 	// Priors are per-dataset means over the training runs (target
 	// encoding); an unseen dataset falls back to the NaN column.
 	Priors map[string]Prior `json:"priors"`
@@ -114,24 +125,29 @@ func taskKey(task, metric string) string { return task + "/" + metric }
 
 // Prior summarises the training runs of one dataset.
 type Prior struct {
-	Runs     int     `json:"runs"`
-	MeanBest float64 `json:"mean_best"`
-	MeanGain float64 `json:"mean_gain"` // best minus the best of the first K epochs
+	Runs       int     `json:"runs"`
+	MeanBest   float64 `json:"mean_best"`
+	MedianBest float64 `json:"median_best"`
+	MeanGain   float64 `json:"mean_gain"` // best minus the best of the first K epochs (0 when K = 0)
 }
 
 // logKeys are hyperparameters spread over decades: used as log10.
 var logKeys = map[string]bool{"lr": true, "weight_decay": true, "norm_eps": true}
 
-// NewSchema derives the vocabularies from training runs. Hyperparameters
-// and code features present in fewer than minShare of the runs are left
-// out (too rare to learn from).
-func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) Schema {
+// NewSchema derives the vocabularies from training runs, with the code
+// feature groups of o (CodeGroups). Hyperparameters and code features
+// present in fewer than minShare of the runs are left out (too rare to
+// learn from).
+func NewSchema(runs []Run, o Options, code map[string]CodeFeatures) Schema {
 	const minShare = 0.01
-	s := Schema{K: k, Durations: durations, Priors: map[string]Prior{}}
+	k := o.K
+	groups := o.codeGroups()
+	s := Schema{K: k, Durations: o.Durations && k > 0, Priors: map[string]Prior{}}
 	prmCount := map[string]int{}
 	codeCount := map[string]int{}
 	tasks, datasets, metrics, transforms := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	sums := map[string]*Prior{}
+	bests := map[string][]float64{}
 	taskModels := map[string]map[string]bool{}
 	for i := range runs {
 		r := &runs[i]
@@ -143,7 +159,9 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 			}
 		}
 		for key := range code[r.NN] {
-			codeCount[key]++
+			if !strings.HasPrefix(key, embedPrefix) {
+				codeCount[key]++
+			}
 		}
 		if len(r.Acc) > k {
 			tk := taskKey(r.Task, r.Metric)
@@ -159,7 +177,10 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 			}
 			p.Runs++
 			p.MeanBest += best
-			p.MeanGain += best - maxOf(r.Acc[:k])
+			bests[r.Dataset] = append(bests[r.Dataset], best)
+			if k > 0 {
+				p.MeanGain += best - maxOf(r.Acc[:k])
+			}
 		}
 	}
 	min := int(math.Ceil(minShare * float64(len(runs))))
@@ -168,9 +189,18 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 			s.PrmKeys = append(s.PrmKeys, key)
 		}
 	}
-	for key, n := range codeCount {
-		if n >= min {
-			s.CodeKeys = append(s.CodeKeys, key)
+	if slices.Contains(groups, CodeStructure) {
+		for key, n := range codeCount {
+			if n >= min {
+				s.CodeKeys = append(s.CodeKeys, key)
+			}
+		}
+	}
+	s.Embedding = slices.Contains(groups, CodeEmbedding)
+	cols := slices.Contains(groups, CodeNeighbours)
+	if !o.stage || cols {
+		if nb := newNeighbours(Trainable(runs, k), code); len(nb.Models) > 0 {
+			s.Neighbours, s.NeighbourColumns = nb, cols
 		}
 	}
 	sort.Strings(s.PrmKeys)
@@ -181,7 +211,8 @@ func NewSchema(runs []Run, k int, durations bool, code map[string]CodeFeatures) 
 		s.TaskModels[tk] = len(ms)
 	}
 	for d, p := range sums {
-		s.Priors[d] = Prior{Runs: p.Runs, MeanBest: p.MeanBest / float64(p.Runs), MeanGain: p.MeanGain / float64(p.Runs)}
+		s.Priors[d] = Prior{Runs: p.Runs, MeanBest: p.MeanBest / float64(p.Runs), MedianBest: median(bests[d]),
+			MeanGain: p.MeanGain / float64(p.Runs)}
 	}
 	return s
 }
@@ -209,8 +240,14 @@ func (s *Schema) Names() []string {
 	for i := 1; i <= s.K; i++ {
 		n = append(n, fmt.Sprintf("acc_%d", i))
 	}
-	n = append(n, "acc_max", "slope_last", "slope_mean", "ratio_last_first", "chance", "lift_over_chance", "headroom",
-		"max_epoch", "log_max_epoch", "epochs_left", "share_seen")
+	if s.K > 0 {
+		n = append(n, "acc_max", "slope_last", "slope_mean", "ratio_last_first")
+	}
+	n = append(n, "chance")
+	if s.K > 0 {
+		n = append(n, "lift_over_chance", "headroom")
+	}
+	n = append(n, "max_epoch", "log_max_epoch", "epochs_left", "share_seen")
 	if s.Durations {
 		n = append(n, "log_epoch1_seconds", "log_epoch_last_seconds")
 	}
@@ -228,12 +265,25 @@ func (s *Schema) Names() []string {
 	for _, k := range s.CodeKeys {
 		n = append(n, "code_"+k)
 	}
+	if s.Embedding {
+		for i := range ProjectDims {
+			n = append(n, fmt.Sprintf("code_emb_%d", i))
+		}
+	}
+	if s.NeighbourColumns {
+		n = append(n, neighbourNames...)
+	}
 	return n
 }
 
 // Row is the feature vector of one input; NaN marks a missing value.
 // The input must hold at least K accuracies.
-func (s *Schema) Row(in *Input) ([]float64, error) {
+func (s *Schema) Row(in *Input) ([]float64, error) { return s.row(in, "", nil) }
+
+// row leaves the model self out of the code neighbours (a training run's
+// own model would be its nearest), caching them per model and pipeline in
+// cache when it is not nil.
+func (s *Schema) row(in *Input, self string, cache map[[2]string]nearest) ([]float64, error) {
 	if len(in.Acc) < s.K {
 		return nil, fmt.Errorf("need the accuracies of the first %d epochs, got %d", s.K, len(in.Acc))
 	}
@@ -242,34 +292,36 @@ func (s *Schema) Row(in *Input) ([]float64, error) {
 			return nil, fmt.Errorf("accuracy after epoch %d is %v", i+1, a)
 		}
 	}
-	if in.MaxEpoch < s.K {
-		return nil, fmt.Errorf("max epoch %d is below the %d observed epochs", in.MaxEpoch, s.K)
+	if in.MaxEpoch < max(s.K, 1) {
+		return nil, fmt.Errorf("max epoch %d is below %d: a run trains at least one epoch, and more than the %d observed", in.MaxEpoch, max(s.K, 1), s.K)
 	}
 	nan := math.NaN()
 	acc := in.Acc[:s.K]
-	row := make([]float64, 0, 32+len(s.PrmKeys)+len(s.CodeKeys))
+	row := make([]float64, 0, 40+len(s.PrmKeys)+len(s.CodeKeys))
 	row = append(row, acc...)
-	last, first := acc[s.K-1], acc[0]
-	slopeLast := 0.0
-	if s.K > 1 {
-		slopeLast = last - acc[s.K-2]
-	}
-	slopeMean := 0.0
-	if s.K > 1 {
-		slopeMean = (last - first) / float64(s.K-1)
-	}
-	ratio := nan
-	if first > 0 {
-		ratio = last / first
-	}
 	chance := Chance(in.Task, in.Dataset)
-	lift := nan
-	if chance > 0 {
-		lift = last / chance
+	if s.K > 0 {
+		last, first := acc[s.K-1], acc[0]
+		slopeLast, slopeMean := 0.0, 0.0
+		if s.K > 1 {
+			slopeLast = last - acc[s.K-2]
+			slopeMean = (last - first) / float64(s.K-1)
+		}
+		ratio := nan
+		if first > 0 {
+			ratio = last / first
+		}
+		row = append(row, maxOf(acc), slopeLast, slopeMean, ratio)
+		lift := nan
+		if chance > 0 {
+			lift = last / chance
+		}
+		row = append(row, chance, lift, 1-maxOf(acc))
+	} else {
+		row = append(row, chance)
 	}
 	e := float64(in.MaxEpoch)
-	row = append(row, maxOf(acc), slopeLast, slopeMean, ratio, chance, lift, 1-maxOf(acc),
-		e, math.Log(e), e-float64(s.K), float64(s.K)/e)
+	row = append(row, e, math.Log(e), e-float64(s.K), float64(s.K)/e)
 	if s.Durations {
 		d1, dl := nan, nan
 		if len(in.Dur) >= s.K {
@@ -330,6 +382,31 @@ func (s *Schema) Row(in *Input) ([]float64, error) {
 			}
 		}
 		row = append(row, v)
+	}
+	vec := embedding(in.Code)
+	if s.Embedding {
+		for i := range ProjectDims {
+			v := nan
+			if vec != nil {
+				v = cosine(projection[i], vec)
+			}
+			row = append(row, v)
+		}
+	}
+	if s.NeighbourColumns {
+		key := [2]string{self, pipelineKey(in.Task, in.Dataset, in.Metric)}
+		nb, ok := cache[key]
+		if !ok || self == "" {
+			nb = s.Neighbours.nearest(vec, key[1], self)
+			if cache != nil && self != "" {
+				cache[key] = nb
+			}
+		}
+		rel := nan
+		if p, ok := s.Priors[in.Dataset]; ok {
+			rel = nb.accW - p.MedianBest
+		}
+		row = append(row, nb.simMax, nb.sim1, nb.acc1, nb.accW, rel)
 	}
 	for i, v := range row {
 		if math.IsInf(v, 0) {

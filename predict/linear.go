@@ -7,26 +7,36 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// Linear is a least-squares fit y = W[0] + W[1]*x1 + W[2]*x2: the
+// Linear is a least-squares fit y = W[0] + W[1]*x1 + W[2]*x2 + ...: the
 // 3-parameter reference of ../REFERENCE §5 (best accuracy from the first
-// and the last observed accuracy) and its best-epoch counterpart.
+// and the last observed accuracy), its one-epoch form (from acc_1 alone)
+// and the best-epoch counterparts.
 type Linear struct {
-	W [3]float64 `json:"w"`
+	W []float64 `json:"w"`
 }
 
-// FitLinear solves the least-squares problem for rows (x1, x2) and targets.
-func FitLinear(x [][2]float64, y []float64) (Linear, error) {
+// FitLinear solves the least-squares problem for rows of inputs (the
+// intercept is added) and targets.
+func FitLinear(x [][]float64, y []float64) (Linear, error) {
 	if len(x) != len(y) {
 		return Linear{}, fmt.Errorf("linear fit: %d rows but %d targets", len(x), len(y))
 	}
-	if len(x) < 3 {
-		return Linear{}, errors.New("linear fit: need at least 3 rows")
+	if len(x) == 0 {
+		return Linear{}, errors.New("linear fit: no rows")
 	}
-	a := mat.NewDense(len(x), 3, nil)
+	cols := len(x[0]) + 1
+	if len(x) < cols {
+		return Linear{}, fmt.Errorf("linear fit: need at least %d rows, got %d", cols, len(x))
+	}
+	a := mat.NewDense(len(x), cols, nil)
 	for i, r := range x {
+		if len(r) != cols-1 {
+			return Linear{}, fmt.Errorf("linear fit: row %d has %d inputs, want %d", i, len(r), cols-1)
+		}
 		a.Set(i, 0, 1)
-		a.Set(i, 1, r[0])
-		a.Set(i, 2, r[1])
+		for j, v := range r {
+			a.Set(i, j+1, v)
+		}
 	}
 	var qr mat.QR
 	qr.Factorize(a)
@@ -34,8 +44,18 @@ func FitLinear(x [][2]float64, y []float64) (Linear, error) {
 	if err := qr.SolveVecTo(&w, false, mat.NewVecDense(len(y), y)); err != nil {
 		return Linear{}, fmt.Errorf("linear fit: %w (are the inputs constant?)", err)
 	}
-	return Linear{W: [3]float64{w.AtVec(0), w.AtVec(1), w.AtVec(2)}}, nil
+	out := Linear{W: make([]float64, cols)}
+	for j := range cols {
+		out.W[j] = w.AtVec(j)
+	}
+	return out, nil
 }
 
-// Predict evaluates the fit.
-func (l Linear) Predict(x1, x2 float64) float64 { return l.W[0] + l.W[1]*x1 + l.W[2]*x2 }
+// Predict evaluates the fit; x holds as many inputs as it was fitted on.
+func (l Linear) Predict(x ...float64) float64 {
+	y := l.W[0]
+	for j, v := range x {
+		y += l.W[j+1] * v
+	}
+	return y
+}

@@ -15,8 +15,14 @@ import (
 
 // Options configure Train. Zero fields take the defaults.
 type Options struct {
-	// K is the number of epochs observed before predicting (default 2).
+	// K is the number of epochs observed before predicting, taken as
+	// given: 0 is a zero-shot model (code, hyperparameters, transform,
+	// dataset and planned epochs; nothing trained yet). DefaultOptions has
+	// the usual 2.
 	K int `json:"k"`
+	// CodeGroups are the code feature groups used (see CodeGroups); nil
+	// means DefaultCodeGroups, empty means no code features.
+	CodeGroups []string `json:"code_groups"`
 	// Durations uses the early epochs' durations as features. Off by
 	// default: durations depend on the machine, so a model trained on
 	// LEMUR's timings transfers badly to another GPU.
@@ -30,6 +36,11 @@ type Options struct {
 	Trees int `json:"trees,omitempty"`
 	// Seed drives subsampling and the calibration split.
 	Seed uint64 `json:"seed"`
+	// stage marks the options of a stage model: it keeps no training
+	// models' code for the nearest-model baseline unless its columns need
+	// it (the main model holds the baseline).
+	stage bool
+
 	// Stages are further numbers of observed epochs (each above K) to fit
 	// a model for, so a run can be judged again later with more of its
 	// curve: e.g. 3, 5, 10 for early stopping. Predict uses the stage with
@@ -37,10 +48,20 @@ type Options struct {
 	Stages []int `json:"stages,omitempty"`
 }
 
-func (o Options) withDefaults() Options {
-	if o.K == 0 {
-		o.K = 2
+// DefaultOptions are the options of 'nngpt predict train': two observed
+// epochs, the default code groups and early-stopping stages.
+func DefaultOptions() Options {
+	return Options{K: 2, Stages: slices.Clone(DefaultStages)}
+}
+
+func (o Options) codeGroups() []string {
+	if o.CodeGroups == nil {
+		return DefaultCodeGroups
 	}
+	return o.CodeGroups
+}
+
+func (o Options) withDefaults() Options {
 	if o.Level == 0 {
 		o.Level = 0.9
 	}
@@ -61,9 +82,11 @@ type Model struct {
 	Schema    Schema    `json:"schema"`
 	TrainRuns int       `json:"train_runs"`
 
-	// Linear is the reference: best accuracy from acc_1 and acc_K.
-	Linear Linear `json:"linear"`
-	// LinearEpoch is best epoch from E and acc_K - acc_1.
+	// Linear is the reference: best accuracy from acc_1 and acc_K (from
+	// acc_1 alone when K = 1); nil when K = 0, where it cannot exist.
+	Linear *Linear `json:"linear,omitempty"`
+	// LinearEpoch is best epoch from E and acc_K - acc_1 (from E alone
+	// when K < 2).
 	LinearEpoch Linear `json:"linear_epoch"`
 
 	Gain    *gbt.Model `json:"gain"`     // mean of best - max(acc_1..K)
@@ -78,8 +101,76 @@ type Model struct {
 	Epoch     *gbt.Model            `json:"epoch"`      // median best epoch
 	FinalGain *gbt.Model            `json:"final_gain"` // mean of final - acc_K
 
+	// Median is the median best accuracy of the training runs: a
+	// zero-shot model's base where a dataset has no training runs.
+	Median float64 `json:"median"`
+
 	// Stages are models fitted on more observed epochs (ascending K).
 	Stages []*Model `json:"stages,omitempty"`
+}
+
+// base is what the boosted parts predict a gain over: the best accuracy
+// of the K observed epochs, or with none (K = 0) the median best accuracy
+// of the dataset's training runs.
+func (m *Model) base(in *Input) float64 {
+	if k := m.Schema.K; k > 0 {
+		return maxOf(in.Acc[:k])
+	}
+	if p, ok := m.Schema.Priors[in.Dataset]; ok {
+		return p.MedianBest
+	}
+	return m.Median
+}
+
+// lastSeen is the accuracy after epoch K, or the base when K = 0: what
+// the final-accuracy model predicts a change from.
+func (m *Model) lastSeen(in *Input) float64 {
+	if k := m.Schema.K; k > 0 {
+		return in.Acc[k-1]
+	}
+	return m.base(in)
+}
+
+// epochInputs are the best-epoch reference's inputs: E and acc_K - acc_1
+// (E alone when K < 2).
+func (m *Model) epochInputs(in *Input) []float64 {
+	if k := m.Schema.K; k >= 2 {
+		return []float64{float64(in.MaxEpoch), in.Acc[k-1] - in.Acc[0]}
+	}
+	return []float64{float64(in.MaxEpoch)}
+}
+
+// CodeGroups are the code feature groups the model reads.
+func (s *Schema) CodeGroups() []string {
+	var g []string
+	if len(s.CodeKeys) > 0 {
+		g = append(g, CodeStructure)
+	}
+	if s.Embedding {
+		g = append(g, CodeEmbedding)
+	}
+	if s.NeighbourColumns {
+		g = append(g, CodeNeighbours)
+	}
+	return g
+}
+
+// LinearBest is the linear reference's best accuracy; ok is false at
+// K = 0, where there is none.
+func (m *Model) LinearBest(in *Input) (float64, bool) {
+	if m.Linear == nil || m.Schema.K == 0 || len(in.Acc) < m.Schema.K {
+		return 0, false
+	}
+	if m.Schema.K == 1 {
+		return m.Linear.Predict(in.Acc[0]), true
+	}
+	return m.Linear.Predict(in.Acc[0], in.Acc[m.Schema.K-1]), true
+}
+
+// LinearBestEpoch is the best-epoch reference, rounded into 1..E.
+func (m *Model) LinearBestEpoch(in *Input) int {
+	e := int(math.Round(m.LinearEpoch.Predict(m.epochInputs(in)...)))
+	return min(max(e, 1), in.MaxEpoch)
 }
 
 // K is the number of epochs the model needs to predict.
@@ -109,7 +200,7 @@ func (m *Model) StageEpochs() []int {
 }
 
 // modelFormat is bumped when the saved layout changes.
-const modelFormat = 2
+const modelFormat = 3
 
 // Prediction is what a model says about one run.
 type Prediction struct {
@@ -122,14 +213,15 @@ type Prediction struct {
 	BestEpoch int `json:"best_epoch"`
 	// FinalAccuracy is the predicted accuracy after the last epoch.
 	FinalAccuracy float64 `json:"final_accuracy"`
-	// Linear is the 3-parameter reference's best accuracy.
-	Linear float64 `json:"linear"`
+	// Linear is the linear reference's best accuracy (absent at K = 0).
+	Linear *float64 `json:"linear,omitempty"`
 	// Known is true when the run has no epochs left: the numbers are exact.
 	Known bool `json:"known,omitempty"`
 	// Fallback says why the learned model was not trusted for this run
 	// (too few training models of its task and metric); the estimate is
 	// then persistence: the best accuracy seen so far, and the final
-	// accuracy the last one seen. The interval stays the learned one.
+	// accuracy the last one seen (with nothing seen yet, K = 0: the
+	// dataset's median best accuracy). The interval stays the learned one.
 	Fallback string `json:"fallback,omitempty"`
 }
 
@@ -149,11 +241,16 @@ func Trainable(runs []Run, k int) []Run {
 // (nil or partial when code is missing).
 func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Options) (*Model, error) {
 	o = o.withDefaults()
-	if o.K < 1 {
-		return nil, fmt.Errorf("options: K = %d, want at least 1", o.K)
+	if o.K < 0 {
+		return nil, fmt.Errorf("options: K = %d, want 0 (zero-shot) or more observed epochs", o.K)
 	}
 	if !(o.Level > 0 && o.Level < 1) {
 		return nil, fmt.Errorf("options: level = %v, want (0, 1)", o.Level)
+	}
+	for _, g := range o.CodeGroups {
+		if !slices.Contains(CodeGroups, g) {
+			return nil, fmt.Errorf("options: code feature group %q, want some of %v", g, CodeGroups)
+		}
 	}
 	runs = Trainable(runs, o.K)
 	if len(runs) < 50 {
@@ -161,37 +258,57 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 	}
 	start := time.Now()
 	m := &Model{Format: modelFormat, TrainedAt: start.UTC(), Options: o, TrainRuns: len(runs)}
-	m.Schema = NewSchema(runs, o.K, o.Durations, code)
+	m.Schema = NewSchema(runs, o, code)
+	bests := make([]float64, len(runs))
+	for i := range runs {
+		bests[i], _ = runs[i].Best()
+	}
+	m.Median = median(bests)
 	X := make([][]float64, len(runs))
 	gain := make([]float64, len(runs))
 	finalGain := make([]float64, len(runs))
 	epoch := make([]float64, len(runs))
-	lx := make([][2]float64, len(runs))
+	var lx, ex [][]float64
 	ly := make([]float64, len(runs))
-	ex := make([][2]float64, len(runs))
 	calib := make([]bool, len(runs))
+	cache := map[[2]string]nearest{}
 	for i := range runs {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		r := &runs[i]
 		in := InputOf(r, o.K, code[r.NN])
-		row, err := m.Schema.Row(&in)
+		row, err := m.Schema.row(&in, r.NN, cache)
 		if err != nil {
 			return nil, fmt.Errorf("run %s uid %s: %w", r.Pipeline, r.UID, err)
 		}
 		X[i] = row
 		best, be := r.Best()
-		seen := maxOf(r.Acc[:o.K])
-		gain[i] = best - seen
-		finalGain[i] = r.Final() - r.Acc[o.K-1]
+		base := m.base(&in)
+		gain[i] = best - base
+		finalGain[i] = r.Final() - m.lastSeen(&in)
 		epoch[i] = float64(be)
-		lx[i] = [2]float64{r.Acc[0], r.Acc[o.K-1]}
 		ly[i] = best
-		ex[i] = [2]float64{float64(r.MaxEpoch()), r.Acc[o.K-1] - r.Acc[0]}
+		switch o.K {
+		case 0:
+		case 1:
+			lx = append(lx, []float64{r.Acc[0]})
+		default:
+			lx = append(lx, []float64{r.Acc[0], r.Acc[o.K-1]})
+		}
+		ex = append(ex, m.epochInputs(&in))
 		calib[i] = modelShare(r.NN, o.Seed) < o.CalibShare
 	}
-	var err error
-	if m.Linear, err = FitLinear(lx, ly); err != nil {
-		return nil, err
+	if o.K > 0 {
+		l, err := FitLinear(lx, ly)
+		if err != nil {
+			return nil, err
+		}
+		m.Linear = &l
 	}
+	var err error
 	if m.LinearEpoch, err = FitLinear(ex, epoch); err != nil {
 		return nil, err
 	}
@@ -269,7 +386,7 @@ func Train(ctx context.Context, runs []Run, code map[string]CodeFeatures, o Opti
 			return nil, fmt.Errorf("options: stage %d must be above K = %d", k, o.K)
 		}
 		so := o
-		so.K, so.Stages = k, nil
+		so.K, so.Stages, so.stage = k, nil, true
 		if len(Trainable(runs, k)) < 50 {
 			slog.Warn("too few runs for a stage, left out", "stage", k)
 			continue
@@ -341,8 +458,9 @@ func modelShare(nn string, seed uint64) float64 {
 	return float64(x>>11) / float64(1<<53)
 }
 
-// Predict forecasts one run. The input needs at least K accuracies; with
-// MaxEpoch <= K the outcome is already known and returned as such.
+// Predict forecasts one run. The input needs at least K accuracies (none
+// for a zero-shot model); with MaxEpoch equal to the epochs already run
+// the outcome is known and returned as such.
 func (m *Model) Predict(in Input) (Prediction, error) {
 	if m == nil || m.Gain == nil {
 		return Prediction{}, errors.New("predictor is not trained")
@@ -358,34 +476,48 @@ func (m *Model) Predict(in Input) (Prediction, error) {
 		m = m.stageFor(len(in.Acc), in.MaxEpoch)
 		k = m.Schema.K
 	}
-	seen := maxOf(in.Acc)
-	if in.MaxEpoch == len(in.Acc) {
+	if len(in.Acc) > 0 && in.MaxEpoch == len(in.Acc) {
 		r := Run{Acc: in.Acc}
 		best, be := r.Best()
 		return Prediction{BestAccuracy: best, Low: best, High: best, Level: m.Options.Level, BestEpoch: be,
-			FinalAccuracy: r.Final(), Linear: m.Linear.Predict(in.Acc[0], in.Acc[k-1]), Known: true}, nil
+			FinalAccuracy: r.Final(), Known: true}, nil
 	}
 	row, err := m.Schema.Row(&in)
 	if err != nil {
 		return Prediction{}, err
 	}
-	seenK := maxOf(in.Acc[:k])
+	lo := 0.0
+	if len(in.Acc) > 0 {
+		lo = maxOf(in.Acc)
+	}
+	base := m.base(&in)
 	loShift, hiShift := m.LoShift, m.HiShift
 	if sh, ok := m.Shifts[in.Dataset]; ok {
 		loShift, hiShift = sh[0], sh[1]
 	}
-	clamp := func(v float64) float64 { return math.Min(1, math.Max(seen, v)) }
+	clamp := func(v float64) float64 { return math.Min(1, math.Max(lo, v)) }
+	gain := m.Gain.Predict(row)
+	if k > 0 {
+		gain = math.Max(0, gain) // the best so far is never lost
+	}
 	p := Prediction{
-		BestAccuracy:  clamp(seenK + math.Max(0, m.Gain.Predict(row))),
-		Low:           clamp(seenK + m.GainLo.Predict(row) - loShift),
-		High:          clamp(seenK + m.GainHi.Predict(row) + hiShift),
+		BestAccuracy:  clamp(base + gain),
+		Low:           clamp(base + m.GainLo.Predict(row) - loShift),
+		High:          clamp(base + m.GainHi.Predict(row) + hiShift),
 		Level:         m.Options.Level,
-		FinalAccuracy: math.Min(1, math.Max(0, in.Acc[k-1]+m.FinalGain.Predict(row))),
-		Linear:        m.Linear.Predict(in.Acc[0], in.Acc[k-1]),
+		FinalAccuracy: math.Min(1, math.Max(0, m.lastSeen(&in)+m.FinalGain.Predict(row))),
+	}
+	if l, ok := m.LinearBest(&in); ok {
+		p.Linear = &l
 	}
 	if n := m.Schema.TaskModels[taskKey(in.Task, in.Metric)]; n < MinTaskModels {
-		p.Fallback = fmt.Sprintf("%d training models of %s, fewer than %d: persistence", n, taskKey(in.Task, in.Metric), MinTaskModels)
-		p.BestAccuracy, p.FinalAccuracy = seen, in.Acc[len(in.Acc)-1]
+		if len(in.Acc) > 0 {
+			p.Fallback = fmt.Sprintf("%d training models of %s, fewer than %d: persistence", n, taskKey(in.Task, in.Metric), MinTaskModels)
+			p.BestAccuracy, p.FinalAccuracy = lo, in.Acc[len(in.Acc)-1]
+		} else {
+			p.Fallback = fmt.Sprintf("%d training models of %s, fewer than %d: the dataset's median", n, taskKey(in.Task, in.Metric), MinTaskModels)
+			p.BestAccuracy, p.FinalAccuracy = base, base
+		}
 	}
 	p.Low = math.Min(p.Low, p.BestAccuracy)
 	p.High = math.Max(p.High, p.BestAccuracy)
@@ -421,4 +553,32 @@ func (m *Model) Importance() []FeatureWeight {
 type FeatureWeight struct {
 	Name   string  `json:"name"`
 	Weight float64 `json:"weight"`
+}
+
+// MedianBest is the dataset-median baseline: the median best accuracy of
+// the dataset's training runs (of all training runs for an unseen dataset).
+func (m *Model) MedianBest(in *Input) float64 {
+	if p, ok := m.Schema.Priors[in.Dataset]; ok {
+		return p.MedianBest
+	}
+	return m.Median
+}
+
+// Nearest is the nearest-model baseline: the training model whose code is
+// most similar to the input's and has runs of its task, dataset and
+// metric, with its median best accuracy there.
+type Nearest struct {
+	NN         string  `json:"nn"`
+	Similarity float64 `json:"similarity"` // cosine of the hashed code bags
+	Best       float64 `json:"best_accuracy"`
+}
+
+// NearestBest finds the nearest-model baseline; ok is false without the
+// input's code or without training code for its pipeline.
+func (m *Model) NearestBest(in *Input) (Nearest, bool) {
+	nb := m.Schema.Neighbours.nearest(embedding(in.Code), pipelineKey(in.Task, in.Dataset, in.Metric), "")
+	if !nb.ok {
+		return Nearest{}, false
+	}
+	return Nearest{NN: nb.nn1, Similarity: nb.sim1, Best: nb.acc1}, true
 }

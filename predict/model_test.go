@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,7 @@ func fit(t testing.TB) (*predict.Model, []predict.Run, []predict.Run, error) {
 	if len(test) == 0 || len(train) == 0 {
 		return nil, nil, nil, fmt.Errorf("split %d/%d", len(train), len(test))
 	}
-	m, err := predict.Train(context.Background(), train, nil, predict.Options{Trees: 120})
+	m, err := predict.Train(context.Background(), train, nil, predict.Options{K: 2, Trees: 120})
 	return m, train, test, err
 }
 
@@ -157,7 +158,7 @@ func TestLearningRateMatters(t *testing.T) {
 
 func TestTrainNeedsRuns(t *testing.T) {
 	runs := synthRuns(t, 2, 3, 1)
-	if _, err := predict.Train(context.Background(), runs, nil, predict.Options{}); err == nil || !strings.Contains(err.Error(), "need at least 50") {
+	if _, err := predict.Train(context.Background(), runs, nil, predict.Options{K: 2}); err == nil || !strings.Contains(err.Error(), "need at least 50") {
 		t.Errorf("error %v, want a clear 'need at least 50' message", err)
 	}
 }
@@ -184,7 +185,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		in := predict.InputOf(&test[i], 2, nil)
 		a, _ := m.Predict(in)
 		b, err := back.Predict(in)
-		if err != nil || a != b {
+		if err != nil || !reflect.DeepEqual(a, b) {
 			t.Fatalf("run %d: %+v before saving, %+v, %v after", i, a, b, err)
 		}
 	}

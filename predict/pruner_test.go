@@ -123,7 +123,7 @@ func TestNewPrunerChecksPolicy(t *testing.T) {
 func TestStagesSharpenLaterPredictions(t *testing.T) {
 	runs := synthRuns(t, 40, 15, 1)
 	train, test := predict.SplitByModel(runs, 0.25, 1)
-	m, err := predict.Train(context.Background(), train, nil, predict.Options{Trees: 80, Stages: []int{5}})
+	m, err := predict.Train(context.Background(), train, nil, predict.Options{K: 2, Trees: 80, Stages: []int{5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestStagesSharpenLaterPredictions(t *testing.T) {
 	if n == 0 || err5 >= err2 {
 		t.Errorf("squared error after 5 epochs %.4f, after 2 %.4f (%d runs): the stage does not help", err5, err2, n)
 	}
-	if _, err := predict.Train(context.Background(), train, nil, predict.Options{Stages: []int{2}}); err == nil {
+	if _, err := predict.Train(context.Background(), train, nil, predict.Options{K: 2, Stages: []int{2}}); err == nil {
 		t.Error("stage 2 with K 2 accepted")
 	}
 }
@@ -174,7 +174,7 @@ func TestOpenPrunerFromWorkspace(t *testing.T) {
 	if err != nil || len(runs) != 320 {
 		t.Fatalf("FromStore: %d runs, %v", len(runs), err)
 	}
-	m, err := predict.Train(ctx, runs, code, predict.Options{Trees: 40})
+	m, err := predict.Train(ctx, runs, code, predict.Options{K: 2, Trees: 40})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nngpt/nngpt/lemur"
 )
@@ -25,7 +26,18 @@ const Dir = "predictors"
 const (
 	modelFile = "model.json.gz"
 	runsFile  = "runs.jsonl.gz"
+	metaFile  = "meta.json"
 )
+
+// Meta is what a predictor folder says about its model without loading
+// it: which predictor fits a question is chosen from it.
+type Meta struct {
+	K          int       `json:"k"`
+	Stages     []int     `json:"stages"`
+	CodeGroups []string  `json:"code_groups"`
+	TrainRuns  int       `json:"train_runs"`
+	TrainedAt  time.Time `json:"trained_at"`
+}
 
 // Save writes the model and its training runs into a new folder under
 // wsDir/predictors and returns that folder. The folder name is the fit's
@@ -50,6 +62,14 @@ func Save(wsDir string, m *Model, runs []Run) (string, error) {
 	}
 	if err := writeGzip(filepath.Join(tmp, runsFile), func(w io.Writer) error { return WriteRuns(w, runs) }); err != nil {
 		return "", err
+	}
+	meta, err := json.Marshal(Meta{K: m.Schema.K, Stages: m.StageEpochs()[1:], CodeGroups: m.Schema.CodeGroups(),
+		TrainRuns: m.TrainRuns, TrainedAt: m.TrainedAt})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, metaFile), meta, 0o644); err != nil {
+		return "", fmt.Errorf("save predictor: %w", err)
 	}
 	// Rename last so a half-written predictor is never picked up.
 	if err := os.Rename(tmp, dir); err != nil {
@@ -147,13 +167,23 @@ var ErrNoPredictor = errors.New("no predictor in this workspace: fit one with 'n
 
 // Latest returns the folder of the newest predictor under wsDir.
 func Latest(wsDir string) (string, error) {
+	dirs, err := predictorDirs(wsDir)
+	if err != nil {
+		return "", err
+	}
+	return dirs[0], nil
+}
+
+// predictorDirs lists the predictor folders under wsDir, newest first;
+// ErrNoPredictor when there is none.
+func predictorDirs(wsDir string) ([]string, error) {
 	base := filepath.Join(wsDir, Dir)
 	ents, err := os.ReadDir(base)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", ErrNoPredictor
+		return nil, ErrNoPredictor
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var names []string
 	for _, e := range ents {
@@ -162,10 +192,99 @@ func Latest(wsDir string) (string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return "", ErrNoPredictor
+		return nil, ErrNoPredictor
 	}
 	slices.Sort(names)
-	return filepath.Join(base, names[len(names)-1]), nil
+	slices.Reverse(names)
+	for i, n := range names {
+		names[i] = filepath.Join(base, n)
+	}
+	return names, nil
+}
+
+// ReadMeta reads what a predictor folder says about its model (loading the
+// model for folders saved before meta.json existed).
+func ReadMeta(dir string) (Meta, error) {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err := Load(dir)
+		if err != nil {
+			return Meta{}, err
+		}
+		return Meta{K: m.Schema.K, Stages: m.StageEpochs()[1:], CodeGroups: m.Schema.CodeGroups(), TrainRuns: m.TrainRuns, TrainedAt: m.TrainedAt}, nil
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("read predictor %s: %w", dir, err)
+	}
+	var meta Meta
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return Meta{}, fmt.Errorf("read predictor %s: %s: %w", dir, metaFile, err)
+	}
+	return meta, nil
+}
+
+// LatestPruning returns the folder of the newest predictor that observes
+// at least one epoch (what early stopping needs), or ErrNoPredictor.
+func LatestPruning(wsDir string) (string, error) {
+	return latestWhere(wsDir, func(m Meta) bool { return m.K >= 1 })
+}
+
+// LatestZeroShot returns the folder of the newest zero-shot predictor
+// (K = 0: what screening needs), or ErrNoZeroShot.
+func LatestZeroShot(wsDir string) (string, error) {
+	d, err := latestWhere(wsDir, func(m Meta) bool { return m.K == 0 })
+	if errors.Is(err, ErrNoPredictor) {
+		return "", ErrNoZeroShot
+	}
+	return d, err
+}
+
+// ErrNoZeroShot means the workspace has no predictor fitted with K = 0.
+var ErrNoZeroShot = errors.New("no zero-shot predictor in this workspace: fit one with 'nngpt predict train --k 0'")
+
+func latestWhere(wsDir string, ok func(Meta) bool) (string, error) {
+	dirs, err := predictorDirs(wsDir)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range dirs {
+		meta, err := ReadMeta(d)
+		if err != nil {
+			return "", err
+		}
+		if ok(meta) {
+			return d, nil
+		}
+	}
+	return "", ErrNoPredictor
+}
+
+// LatestFor returns the folder of the predictor for a run with seen
+// epochs observed: the one with the most observed epochs K <= seen, the
+// newest of those. A zero-shot predictor (K = 0) answers seen = 0; the
+// error says which to fit when none fits.
+func LatestFor(wsDir string, seen int) (string, error) {
+	dirs, err := predictorDirs(wsDir)
+	if err != nil {
+		return "", err
+	}
+	best, bestK := "", -1
+	var ks []int
+	for _, d := range dirs {
+		meta, err := ReadMeta(d)
+		if err != nil {
+			return "", err
+		}
+		ks = append(ks, meta.K)
+		if meta.K <= seen && meta.K > bestK {
+			best, bestK = d, meta.K
+		}
+	}
+	if best == "" {
+		slices.Sort(ks)
+		return "", fmt.Errorf("no predictor in this workspace predicts from %d observed epochs (they need %v): fit one with 'nngpt predict train --k %d'", seen, slices.Compact(ks), seen)
+	}
+	return best, nil
 }
 
 // Load reads a predictor folder written by Save (or its model.json.gz).

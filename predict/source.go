@@ -38,10 +38,11 @@ func FromStore(ctx context.Context, st store.Store, f store.Filter) ([]Run, Buil
 }
 
 // OpenPruner is the pruner a runner or loop uses in a workspace: the newest
-// predictor under wsDir (ErrNoPredictor when there is none: run without
-// early stopping then) and a board of every run in the store.
+// predictor under wsDir that observes at least one epoch (ErrNoPredictor
+// when there is none: run without early stopping then) and a board of
+// every run in the store.
 func OpenPruner(ctx context.Context, wsDir string, st store.Store, pol Policy) (*Pruner, error) {
-	dir, err := Latest(wsDir)
+	dir, err := LatestPruning(wsDir)
 	if err != nil {
 		return nil, err
 	}

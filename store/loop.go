@@ -20,12 +20,13 @@ const (
 	StatePruned    = "pruned"    // stopped early as hopeless
 	StateRejected  = "rejected"  // a static gate rejected it
 	StateDuplicate = "duplicate" // the same model is already known
+	StateScreened  = "screened"  // not trained: predicted before training (k = 0) to end below the bar; Predicted holds the prediction
 )
 
 // Final reports whether a candidate in state s needs no more work.
 func Final(s string) bool {
 	switch s {
-	case StateDone, StateFailed, StatePruned, StateRejected, StateDuplicate:
+	case StateDone, StateFailed, StatePruned, StateRejected, StateDuplicate, StateScreened:
 		return true
 	}
 	return false
@@ -79,7 +80,7 @@ type CandidateRow struct {
 	Params    int64          `json:"params"`
 	Duration  int64          `json:"duration_ns"` // training wall time
 	Admitted  bool           `json:"admitted"`
-	Predicted *float64       `json:"predicted,omitempty"` // predicted best accuracy when pruned
+	Predicted *float64       `json:"predicted,omitempty"` // predicted best accuracy when pruned or screened
 	Repro     string         `json:"repro"`               // JSON: seed, prompt hash, LLM endpoint and model, operators, dataset and split ids, python, torch, device
 	Updated   time.Time      `json:"updated"`
 }

@@ -64,6 +64,41 @@ func TestPredictTrainAndPredict(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "best accuracy") || !strings.Contains(out, "best epoch") || !strings.Contains(out, "interval") {
 		t.Errorf("text output: %d %q", code, out)
 	}
+
+	// Before training: no --acc needs a zero-shot predictor, and --k 0
+	// stays 0.
+	zeroArgs := []string{"-w", ws, "predict", model, "--dataset", "cifar-10", "--max-epoch", "20",
+		"--prm", `{"lr": 0.01, "momentum": 0.5, "batch": 32, "transform": "norm"}`, "--json"}
+	if code, _, errOut := run(t, zeroArgs...); code == 0 || !strings.Contains(errOut, "predict train --k 0") {
+		t.Errorf("zero-shot without a zero-shot predictor: %d %q", code, errOut)
+	}
+	code, out, errOut = run(t, "-w", ws, "predict", "train", "--k", "0", "--trees", "30", "--stages", "none", "--json")
+	var tr0 struct {
+		Predictor string `json:"predictor"`
+		K         int    `json:"k"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &tr0) != nil || tr0.K != 0 {
+		t.Fatalf("predict train --k 0: %d %q %s", code, out, errOut)
+	}
+	code, out, errOut = run(t, zeroArgs...)
+	var p0 struct {
+		Best      float64 `json:"best_accuracy"`
+		K         int     `json:"k"`
+		Median    float64 `json:"dataset_median"`
+		Linear    *float64
+		Nearest   *struct{ NN string }
+		Predictor string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &p0) != nil {
+		t.Fatalf("zero-shot predict: %d %q %s", code, out, errOut)
+	}
+	if p0.K != 0 || p0.Predictor != tr0.Predictor || p0.Linear != nil || p0.Nearest == nil || p0.Median <= 0 || p0.Best <= 0 {
+		t.Errorf("zero-shot prediction %s: want k 0 from %s, no linear fit, a nearest model and the median", out, tr0.Predictor)
+	}
+	// With two accuracies the k = 2 predictor still answers.
+	if code, out, _ := run(t, args...); code != 0 || !strings.Contains(out, tr.Predictor) {
+		t.Errorf("predict --acc after fitting a zero-shot predictor: %d %q, want %s", code, out, tr.Predictor)
+	}
 }
 
 func TestPredictErrors(t *testing.T) {
@@ -93,12 +128,14 @@ func TestPredictErrors(t *testing.T) {
 func TestParseStages(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
+		k    int
 		want int
 		err  bool
 	}{
-		{"3,5,10", 3, false}, {"none", 0, false}, {"", 0, false}, {"2", 0, true}, {"3,x", 0, true},
+		{"3,5,10", 2, 3, false}, {"none", 2, 0, false}, {"", 2, 0, false}, {"2", 2, 0, true}, {"3,x", 2, 0, true},
+		{"1,2", 0, 2, false}, {"1", 1, 0, true},
 	} {
-		got, err := parseStages(tc.in)
+		got, err := parseStages(tc.in, tc.k)
 		if (err != nil) != tc.err || (!tc.err && len(got) != tc.want) {
 			t.Errorf("parseStages(%q) = %v, %v", tc.in, got, err)
 		}
@@ -127,5 +164,30 @@ func TestBenchPruneCustomPolicy(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "bench", "prune", "--lemur", tree, "--stages", "1"); code != 2 || !strings.Contains(errOut, "--stages") {
 		t.Errorf("bad stages: %d %s", code, errOut)
+	}
+}
+
+func TestBenchPredictZeroShot(t *testing.T) {
+	tree, err := predicttest.WriteTree(t.TempDir(), predicttest.Records(20, 6, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "bench", "predict", "--lemur", tree, "--k", "0", "--json")
+	if code != 0 {
+		t.Fatalf("bench predict --k 0: %d %s", code, errOut)
+	}
+	var rep struct {
+		K      int `json:"k"`
+		Groups []struct {
+			Methods []string `json:"methods"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.K != 0 || len(rep.Groups) == 0 || strings.Join(rep.Groups[0].Methods, ",") != "median,gbt" {
+		t.Errorf("report %.300s (%v): want k 0 scored against the dataset median", out, err)
+	}
+	for _, args := range [][]string{{"--code-features", "shape"}, {"--k", "-1"}} {
+		if code, _, errOut := run(t, append([]string{"bench", "predict", "--lemur", tree}, args...)...); code != 2 {
+			t.Errorf("%v: exit %d %s, want 2", args, code, errOut)
+		}
 	}
 }
