@@ -273,8 +273,8 @@ func (p *proc) resumed(n int) (time.Time, bool) {
 }
 
 func (p *proc) startedAt() time.Time { return p.started }
-func (p *proc) scratchDir() string  { return p.scratch }
-func (p *proc) keepPreds() bool     { return false }
+func (p *proc) scratchDir() string   { return p.scratch }
+func (p *proc) keepPreds() bool      { return false }
 
 // kill ends the worker and everything it started: its process group, and
 // with bubblewrap its PID namespace (which dies with the sandbox's init).
