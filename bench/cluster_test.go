@@ -103,14 +103,20 @@ class Net(nn.Module):
             self.optimizer.step()
 `
 
-func clusterEnv(b *testing.B) (*runner.Python, *runner.Sandbox, *runner.Dataset, string) {
+// clusterEnv is an interpreter, the sandbox, a small shapes dataset and a
+// cache folder the workers' uid can enter, and the cluster's shared folder.
+func clusterEnv(b *testing.B) (*runner.Python, *runner.Sandbox, *runner.Dataset, string, string) {
 	shared := os.Getenv("NNGPT_TEST_SLURM_SHARED")
 	if shared == "" || os.Getenv("SLURM_CONF") == "" {
 		b.Skip("needs a Slurm cluster: SLURM_CONF and NNGPT_TEST_SLURM_SHARED (scripts/services.sh start)")
 	}
 	ctx := context.Background()
-	cache := b.TempDir()
+	cache, err := os.MkdirTemp("", "nngpt-bench-cluster-")
+	if err != nil {
+		b.Fatal(err)
+	}
 	os.Chmod(cache, 0o755)
+	b.Cleanup(func() { os.RemoveAll(cache) })
 	py, _, err := runner.FindPython(ctx, runner.PythonOptions{CacheDir: cache})
 	if err != nil {
 		b.Skip(err)
@@ -123,7 +129,7 @@ func clusterEnv(b *testing.B) (*runner.Python, *runner.Sandbox, *runner.Dataset,
 	if err != nil {
 		b.Fatal(err)
 	}
-	return py, sb, d, shared
+	return py, sb, d, cache, shared
 }
 
 var benchLimits = runner.Limits{Memory: 2 << 30, StartTimeout: 5 * time.Minute}
@@ -132,9 +138,9 @@ var benchLimits = runner.Limits{Memory: 2 << 30, StartTimeout: 5 * time.Minute}
 // model on 256 shapes images) on the local executor and on Slurm, two at a
 // time each: submit-to-first-event latency and the overhead per job.
 func BenchmarkSlurmVsLocal(b *testing.B) {
-	py, sb, d, shared := clusterEnv(b)
+	py, sb, d, cache, shared := clusterEnv(b)
 	ctx := context.Background()
-	loc, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: 2, Threads: 1, CacheDir: b.TempDir(), Limits: benchLimits})
+	loc, err := runner.NewLocal(ctx, runner.LocalConfig{Python: py, Sandbox: sb, Slots: 2, Threads: 1, CacheDir: cache, Limits: benchLimits})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,7 +173,7 @@ func BenchmarkSlurmVsLocal(b *testing.B) {
 // BenchmarkSlurm50Jobs pushes 50 short jobs through the Slurm executor at
 // once (Slurm queues them): none may be lost or run twice.
 func BenchmarkSlurm50Jobs(b *testing.B) {
-	py, _, d, shared := clusterEnv(b)
+	py, _, d, _, shared := clusterEnv(b)
 	ctx := context.Background()
 	sl, err := slurm.New(ctx, slurm.Options{SharedDir: shared, Python: py, Threads: 1, Limits: benchLimits})
 	if err != nil {

@@ -87,8 +87,11 @@ func Check(ctx context.Context, o Options) []Finding {
 		out = append(out, Finding{Name: "torch on the node", Value: py + " cannot import torch on " + node + ": " + string(b),
 			Fix: "install PyTorch on the nodes (apt-get install python3-torch, or a module/venv) and set the interpreter's path"})
 	}
-	out = append(out, Finding{Name: "shared folder on the node", OK: res["shared"] == "yes", Value: map[bool]string{true: "the node reads the coordinator's files", false: "the node does not see " + o.SharedDir}[res["shared"] == "yes"],
-		Fix: "mount the shared folder at the same path on every node"})
+	sh := Finding{Name: "shared folder on the node", OK: res["shared"] == "yes", Value: "the node reads the coordinator's files"}
+	if !sh.OK {
+		sh.Value, sh.Fix = "the node does not see "+o.SharedDir, "mount the shared folder at the same path on every node"
+	}
+	out = append(out, sh)
 	bw := Finding{Name: "bubblewrap on the node", OK: res["bwrap"] == "yes", Value: "the worker runs sandboxed"}
 	if !bw.OK {
 		bw.Value, bw.Fix = "bubblewrap cannot run on the node: workers run with limits only", "apt-get install bubblewrap on the nodes (and allow unprivileged user namespaces)"

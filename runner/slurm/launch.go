@@ -104,7 +104,7 @@ func (l *launcher) timeLimit(ln *runner.Launch) time.Duration {
 func (l *launcher) sbatchArgs(ln *runner.Launch, runID, dir string) []string {
 	job := ln.Job
 	a := []string{"--parsable", "--job-name=nngpt-" + runID, "--output=" + filepath.Join(dir, "slurm-%j.out"),
-		"--chdir=" + dir, "--export=NONE", "--nodes=1", "--ntasks=1",
+		"--chdir=" + dir, "--export=ALL", "--nodes=1", "--ntasks=1",
 		fmt.Sprintf("--cpus-per-task=%d", job.Threads),
 		fmt.Sprintf("--time=%d", int(l.timeLimit(ln).Minutes())),
 		// The address-space limit bounds what the worker can touch; the

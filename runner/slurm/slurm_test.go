@@ -346,3 +346,22 @@ func TestJobStates(t *testing.T) {
 		t.Errorf("requeued job read as %+v", st)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	shared := needSlurm(t)
+	py, _ := testEnv(t)
+	got := Check(context.Background(), Options{SharedDir: shared, Python: py})
+	want := []string{"slurm", "shared folder", "node", "torch on the node", "shared folder on the node", "bubblewrap on the node"}
+	if len(got) != len(want) {
+		t.Fatalf("findings %+v, want %v", got, want)
+	}
+	for i, f := range got {
+		if f.Name != want[i] || !f.OK {
+			t.Errorf("finding %d: %+v, want %s ok", i, f, want[i])
+		}
+	}
+	bad := Check(context.Background(), Options{SharedDir: "relative/dir", Python: py})
+	if last := bad[len(bad)-1]; last.OK || last.Name != "shared folder" || last.Fix == "" {
+		t.Errorf("a relative shared folder: %+v", bad)
+	}
+}

@@ -125,6 +125,9 @@ func (x *cli) run(ctx context.Context, name string, args ...string) (string, err
 	if x.env != nil {
 		cmd.Env = x.env
 	}
+	if name == "sbatch" {
+		cmd.Env = jobEnv(cmd.Environ())
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var ee *exec.Error
@@ -142,4 +145,20 @@ func clip(s string) string {
 		return s[:400] + "..."
 	}
 	return s
+}
+
+// jobEnv is what sbatch copies into a job (--export=ALL): Slurm's own
+// variables and a few basics, nothing else of the coordinator's
+// environment (API keys stay here). --export=NONE would instead make
+// slurmd build a login environment, which costs seconds per job.
+func jobEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "SLURM_"), k == "PATH", k == "HOME", k == "USER", k == "LOGNAME", k == "LANG":
+			out = append(out, kv)
+		}
+	}
+	return out
 }
