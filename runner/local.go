@@ -227,6 +227,12 @@ func (r *localRun) Cancel() {
 	r.cancel()
 }
 
+func (r *localRun) isCanceled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.canceled
+}
+
 func (r *localRun) stopRequested() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -272,10 +278,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	lim := l.cfg.Limits.withDefaults()
 	lim = mergeLimits(lim, job.Limits)
 	cuda := strings.HasPrefix(job.Device, "cuda")
-	res := &Result{RunID: r.id, Name: job.Name, CodeID: lemur.CodeID(job.Code), Batch: job.Batch,
-		Transform: job.Transform, Seed: job.Seed, Device: job.Device, Threads: job.Threads,
-		Isolation: l.sb.Isolation, DatasetID: job.Data.Key, SplitID: job.Data.SplitID(), EpochsWanted: job.Epochs, Dataset: job.Data.Name, Classes: job.Data.Classes,
-		Started: time.Now()}
+	res := newResult(r, job, l.sb.Isolation)
 	defer func() { res.Finished = time.Now() }()
 	labels, err := job.Data.Labels()
 	if err != nil {
@@ -326,10 +329,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 		}
 		res.Failure = f
 	}
-	r.mu.Lock()
-	canceled := r.canceled
-	r.mu.Unlock()
-	if canceled && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
+	if r.isCanceled() && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
 		res.Failure = &Failure{Stage: res.Reached, Kind: FailCanceled, Message: "canceled"}
 	}
 	res.OK = res.Failure == nil

@@ -224,7 +224,7 @@ func (x *Remote) train(ctx context.Context, r *localRun, w Worker, lim Limits) (
 		}
 		ex := w.End(context.WithoutCancel(ctx), 30*time.Second)
 		s.stop()
-		if ex.Requeued && (res.Failure == nil || res.Failure.Kind == "") && !x.isCanceled(r) && ctx.Err() == nil {
+		if ex.Requeued && (res.Failure == nil || res.Failure.Kind == "") && !r.isCanceled() && ctx.Err() == nil {
 			x.log.Info("run requeued (preempted); it starts over", "run", r.id, "name", job.Name)
 			r.emit(Event{Type: EventStage, Stage: StageStart, Detail: "preempted and requeued: starting over"})
 			continue
@@ -243,7 +243,7 @@ func (x *Remote) train(ctx context.Context, r *localRun, w Worker, lim Limits) (
 				}
 			}
 		}
-		if x.isCanceled(r) && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
+		if r.isCanceled() && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
 			res.Failure = &Failure{Stage: res.Reached, Kind: FailCanceled, Message: "canceled"}
 		}
 		res.OK = res.Failure == nil
