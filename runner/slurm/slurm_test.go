@@ -130,6 +130,7 @@ func wait(t *testing.T, r runner.Run) (*runner.Result, []runner.Event) {
 
 func TestTrainOnSlurm(t *testing.T) {
 	shared := needSlurm(t)
+	t.Parallel() // each waits on its own jobs; the node runs several at once
 	_, d := testEnv(t)
 	x := newTestExecutor(t, shared)
 	ctx := context.Background()
@@ -188,6 +189,7 @@ func TestTrainOnSlurm(t *testing.T) {
 
 func TestCancelOnSlurm(t *testing.T) {
 	shared := needSlurm(t)
+	t.Parallel() // each waits on its own jobs; the node runs several at once
 	_, d := testEnv(t)
 	x := newTestExecutor(t, shared)
 	r, err := x.Submit(context.Background(), runner.Job{Name: "lin-sleepy", Code: linearModel("time.sleep(600)"), Data: d, Batch: 16, Key: "cancel-" + randHex(4)})
@@ -233,6 +235,7 @@ func findKey(t *testing.T, x *Executor, runID string) string {
 // (no second sbatch) and gets every epoch.
 func TestReattachAfterKill(t *testing.T) {
 	shared := needSlurm(t)
+	t.Parallel() // each waits on its own jobs; the node runs several at once
 	_, d := testEnv(t)
 	key := "loop-c01-" + randHex(4)
 	cmd := exec.Command(os.Args[0], "-test.run=TestHelperCoordinator", "-test.v")
@@ -349,6 +352,7 @@ func TestJobStates(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	shared := needSlurm(t)
+	t.Parallel() // each waits on its own jobs; the node runs several at once
 	py, _ := testEnv(t)
 	got := Check(context.Background(), Options{SharedDir: shared, Python: py})
 	want := []string{"slurm", "shared folder", "node", "torch on the node", "shared folder on the node", "bubblewrap on the node"}
@@ -363,5 +367,50 @@ func TestCheck(t *testing.T) {
 	bad := Check(context.Background(), Options{SharedDir: "relative/dir", Python: py})
 	if last := bad[len(bad)-1]; last.OK || last.Name != "shared folder" || last.Fix == "" {
 		t.Errorf("a relative shared folder: %+v", bad)
+	}
+}
+
+// TestRequeue: a job requeued mid-training (as preemption does) runs
+// again from the start, and the run still ends with every epoch.
+func TestRequeue(t *testing.T) {
+	shared := needSlurm(t)
+	t.Parallel() // each waits on its own jobs; the node runs several at once
+	_, d := testEnv(t)
+	x := newTestExecutor(t, shared)
+	ctx := context.Background()
+	key := "requeue-" + randHex(4)
+	r, err := x.Submit(ctx, runner.Job{Name: "lin-requeued", Code: linearModel("time.sleep(2)"), Data: d, Batch: 16, Epochs: 3, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := x.JobID(key)
+	requeued := false
+	var details []string
+	for ev := range r.Events() {
+		details = append(details, ev.Detail)
+		if ev.Type == runner.EventEpoch && !requeued {
+			requeued = true
+			if _, err := x.l.cli.run(ctx, "scontrol", "requeue", id); err != nil {
+				t.Fatal(err)
+			}
+			// Slurm holds a requeued job back for a while; let it go now.
+			for range 100 {
+				if st, _ := x.l.cli.query(ctx, id); st.pending() {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			x.l.cli.run(ctx, "scontrol", "update", "JobId="+id, "StartTime=now")
+		}
+	}
+	res, _ := wait(t, r)
+	if !res.OK || len(res.Epochs) != 3 {
+		t.Fatalf("after the requeue: ok %v, %d epochs, failure %+v\n%s", res.OK, len(res.Epochs), res.Failure, res.LogTail)
+	}
+	if !strings.Contains(strings.Join(details, "\n"), "requeued") {
+		t.Fatalf("no requeue reported in the events: %q", details)
+	}
+	if st, _ := x.l.cli.query(ctx, id); st.Restarts < 1 {
+		t.Fatalf("job %s: %+v, want a restart", id, st)
 	}
 }
