@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func (l *launcher) submit(ctx context.Context, ln *runner.Launch) (runner.Worker
 	sbB := &runner.Sandbox{Isolation: runner.IsolationBwrap, Bwrap: "bwrap", UID: -1, GID: -1}
 	sbP := &runner.Sandbox{Isolation: runner.IsolationLimits, UID: -1, GID: -1}
 	d := scriptData{RunID: runID, Name: job.Name, Dir: shellQuote(dir), Mode: shellQuote(string(l.o.Sandbox)),
-		UID: runner.NobodyID, OutputCap: ln.Limits.Output, Poll: strconv.FormatFloat(l.o.Poll.Seconds(), 'f', 3, 64)}
+		UID: runner.NobodyID, CUDA: cuda, OutputCap: ln.Limits.Output, Poll: strconv.FormatFloat(l.o.Poll.Seconds(), 'f', 3, 64)}
 	for _, v := range []struct {
 		sb         *runner.Sandbox
 		file       string
@@ -178,6 +179,9 @@ func (l *launcher) submit(ctx context.Context, ln *runner.Launch) (runner.Worker
 		if v.sb == sbB {
 			argv[0] = "bwrap" // found on the node's PATH
 		}
+		env = slices.DeleteFunc(env, func(kv string) bool {
+			return strings.HasPrefix(kv, "CUDA_VISIBLE_DEVICES=") || strings.HasPrefix(kv, "NVIDIA_VISIBLE_DEVICES=")
+		})
 		*v.argv, *v.envs = shellWords(argv), shellWords(env)
 	}
 	script, err := renderScript(d)

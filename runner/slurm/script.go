@@ -37,6 +37,12 @@ else
 	cmd=({{.PlainArgv}})
 	envs=({{.PlainEnv}})
 fi
+{{- if .CUDA}}
+# The GPUs Slurm gave this job (gres), not the coordinator's.
+for v in CUDA_VISIBLE_DEVICES NVIDIA_VISIBLE_DEVICES; do
+	[ -n "${!v:-}" ] && envs+=("$v=${!v}")
+done
+{{- end}}
 echo "$iso" >"$E/isolation"
 priv=()
 [ "$(id -u)" = 0 ] && priv=(setpriv --reuid={{.UID}} --regid={{.UID}} --clear-groups)
@@ -77,6 +83,7 @@ type scriptData struct {
 	BwrapArgv, BwrapEnv    string
 	PlainArgv, PlainEnv    string
 	UID                    int
+	CUDA                   bool
 	OutputCap              int64
 	Poll                   string
 }

@@ -414,3 +414,51 @@ func TestRequeue(t *testing.T) {
 		t.Fatalf("job %s: %+v, want a restart", id, st)
 	}
 }
+
+// TestScript: the job script is valid bash, and a CUDA job takes the GPUs
+// Slurm assigned it.
+func TestScript(t *testing.T) {
+	for _, cuda := range []bool{false, true} {
+		s, err := renderScript(scriptData{RunID: "r1", Name: "m", Dir: shellQuote("/shared/runs/r 1"), Mode: "auto",
+			BwrapArgv: shellWords([]string{"bwrap", "--ro-bind", "/usr", "/usr", "--", "python3", "-c", "print('it''s')"}),
+			PlainArgv: "python3", UID: 65534, CUDA: cuda, OutputCap: 1 << 20, Poll: "0.100"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("bash", "-n")
+		cmd.Stdin = strings.NewReader(s)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("cuda %v: bash -n: %v: %s\n%s", cuda, err, out, s)
+		}
+		if got := strings.Contains(s, "CUDA_VISIBLE_DEVICES"); got != cuda {
+			t.Errorf("cuda %v: script passes CUDA_VISIBLE_DEVICES: %v", cuda, got)
+		}
+	}
+}
+
+// TestSbatchArgs: resources follow from the job and the options.
+func TestSbatchArgs(t *testing.T) {
+	f := false
+	l := &launcher{o: Options{Partition: "gpu", Account: "lab", ExtraArgs: []string{"--qos=short"}, GPUsPerJob: 2, Startup: 2 * time.Minute, Requeue: &f}}
+	lim := runner.Limits{Memory: 4 << 30, StartTimeout: time.Minute, StageTimeout: 30 * time.Second, EpochTimeout: 10 * time.Minute}
+	tests := []struct {
+		device string
+		epochs int
+		want   []string
+		not    string
+	}{
+		{"cpu", 3, []string{"--time=36", "--mem=4352", "--cpus-per-task=4", "--partition=gpu", "--account=lab", "--qos=short", "--no-requeue"}, "--gres"},
+		{"cuda", 1, []string{"--time=16", "--gres=gpu:2"}, "--requeue"},
+	}
+	for _, tc := range tests {
+		args := strings.Join(l.sbatchArgs(&runner.Launch{Job: runner.Job{Device: tc.device, Epochs: tc.epochs, Threads: 4}, Limits: lim}, "r1", "/s/runs/r1"), " ")
+		for _, w := range tc.want {
+			if !strings.Contains(args, w) {
+				t.Errorf("%s: %s lacks %s", tc.device, args, w)
+			}
+		}
+		if strings.Contains(args, tc.not+" ") || strings.HasSuffix(args, tc.not) {
+			t.Errorf("%s: %s has %s", tc.device, args, tc.not)
+		}
+	}
+}
