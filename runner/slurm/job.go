@@ -30,10 +30,9 @@ type slurmJob struct {
 	mu      sync.Mutex
 	attempt int
 	iso     runner.Isolation
-	last    jobState  // the latest state read
-	lastAt  time.Time // when
-	closed  chan struct{}
-	closeMu sync.Once
+	last    jobState      // the latest state read
+	lastAt  time.Time     // when
+	closed  chan struct{} // closed by End: the attempt's event reader stops
 }
 
 var (
@@ -51,10 +50,14 @@ func (j *slurmJob) Isolation() runner.Isolation {
 	return j.iso
 }
 
-func (j *slurmJob) attemptDir() string {
+func (j *slurmJob) currentAttempt() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return filepath.Join(j.dir, fmt.Sprintf("attempt-%d", j.attempt))
+	return j.attempt
+}
+
+func (j *slurmJob) attemptDir() string {
+	return filepath.Join(j.dir, fmt.Sprintf("attempt-%d", j.currentAttempt()))
 }
 
 // latestAttempt is the highest attempt folder of a run (-1: none).
@@ -114,8 +117,10 @@ func parseStamp(s string) (time.Time, bool) {
 // Start waits until the job's script has started the worker.
 func (j *slurmJob) Start(ctx context.Context) (io.Reader, time.Time, *runner.Failure, error) {
 	queued := time.Now()
-	j.closed = make(chan struct{})
-	j.closeMu = sync.Once{}
+	closed := make(chan struct{})
+	j.mu.Lock()
+	j.closed = closed
+	j.mu.Unlock()
 	for {
 		st, err := j.state(ctx)
 		if err != nil {
@@ -130,7 +135,7 @@ func (j *slurmJob) Start(ctx context.Context) (io.Reader, time.Time, *runner.Fai
 			j.mu.Lock()
 			j.iso = runner.Isolation(strings.TrimSpace(string(iso)))
 			j.mu.Unlock()
-			return &tail{j: j, path: filepath.Join(a, "events"), exit: filepath.Join(a, "exit")}, t, nil, nil
+			return &tail{j: j, path: filepath.Join(a, "events"), exit: filepath.Join(a, "exit"), closed: closed}, t, nil, nil
 		}
 		if b, err := os.ReadFile(filepath.Join(a, "hostfail")); err == nil {
 			return nil, time.Time{}, &runner.Failure{Stage: runner.StageStart, Kind: runner.FailInternal, Message: strings.TrimSpace(string(b))}, nil
@@ -161,11 +166,11 @@ func (j *slurmJob) Start(ctx context.Context) (io.Reader, time.Time, *runner.Fai
 // tail reads a growing events file: io.EOF once the attempt recorded its
 // exit (the file is complete then), the job is over, or it was requeued.
 type tail struct {
-	j    *slurmJob
-	path string
-	exit string
-	f    *os.File
-	over bool
+	j          *slurmJob
+	path, exit string
+	closed     <-chan struct{}
+	f          *os.File
+	over       bool
 }
 
 func (t *tail) Read(p []byte) (int, error) {
@@ -199,12 +204,12 @@ func (t *tail) Read(p []byte) (int, error) {
 			t.over = true
 			continue
 		}
-		if st, err := t.j.state(context.Background()); err == nil && (!st.Known || st.final() || st.Restarts > t.j.attempt) {
+		if st, err := t.j.state(context.Background()); err == nil && (!st.Known || st.final() || st.Restarts > t.j.currentAttempt()) {
 			t.over = true
 			continue
 		}
 		select {
-		case <-t.j.closed:
+		case <-t.closed:
 			t.over = true
 		case <-time.After(t.j.l.o.Poll):
 		}
@@ -273,7 +278,7 @@ func (j *slurmJob) End(ctx context.Context, grace time.Duration) runner.Exit {
 	var ex runner.Exit
 	for {
 		st, err := j.state(ctx)
-		if err == nil && st.Restarts > j.attempt {
+		if err == nil && st.Restarts > j.currentAttempt() {
 			ex.Requeued = true
 			break
 		}
@@ -311,9 +316,12 @@ func (j *slurmJob) End(ctx context.Context, grace time.Duration) runner.Exit {
 		}
 	}
 	ex.Log, ex.LogBytes = logTail(filepath.Join(a, "log"), 64<<10)
+	j.mu.Lock()
 	if j.closed != nil {
-		j.closeMu.Do(func() { close(j.closed) })
+		close(j.closed)
+		j.closed = nil
 	}
+	j.mu.Unlock()
 	return ex
 }
 
