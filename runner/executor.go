@@ -7,8 +7,8 @@ import (
 	"github.com/nngpt/nngpt/lemur"
 )
 
-// Executor runs jobs. Local runs them on this machine; a cluster executor
-// can follow behind the same interface.
+// Executor runs jobs. Local runs them on this machine; Remote runs them
+// through a Launcher elsewhere (runner/slurm: one Slurm job each).
 type Executor interface {
 	// Submit queues job and returns at once; the run starts when a slot is
 	// free. Errors are about the job itself (no code, no dataset, ...).

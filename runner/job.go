@@ -71,7 +71,10 @@ const (
 	FailTampered    FailKind = "tampered"     // malformed or forged events
 	FailDevice      FailKind = "device"       // the requested device is not available
 	FailData        FailKind = "data"         // dataset missing or unreadable (prepare jobs)
-	FailCanceled    FailKind = "canceled"     // canceled by the caller
+	FailCanceled    FailKind = "canceled"     // canceled by the caller (or, on a cluster, by scancel)
+	FailNodeFailed  FailKind = "node_failed"  // the cluster node running the job failed
+	FailPreempted   FailKind = "preempted"    // the cluster preempted the job and did not queue it again
+	FailQueue       FailKind = "queue"        // the cluster never started the job (held, rejected, or pending past its deadline)
 	FailInternal    FailKind = "internal"     // the worker itself failed
 )
 
@@ -150,6 +153,12 @@ type Job struct {
 	// KeepScratch leaves the scratch folder (Result.Scratch) for the caller
 	// to inspect and remove.
 	KeepScratch bool
+	// Key is the caller's stable name for this training (a loop's
+	// candidate id), or "". An executor whose runs outlive the coordinator
+	// (runner/slurm) attaches a Submit of a key it already ran to that run,
+	// alive or finished, instead of training it again. Local ignores it:
+	// its workers die with the coordinator.
+	Key string
 }
 
 // DefaultHyperparameters are the values used for keys a model supports but

@@ -107,52 +107,9 @@ var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 
 // Submit starts job when a slot is free.
 func (l *Local) Submit(ctx context.Context, job Job) (Run, error) {
-	if strings.TrimSpace(job.Code) == "" {
-		return nil, errors.New("job has no code")
-	}
-	if !reName.MatchString(job.Name) || strings.HasSuffix(job.Name, ".py") {
-		return nil, fmt.Errorf("model name %q: want letters, digits, '-', '.' (LEMUR: no '_')", job.Name)
-	}
-	if job.Data == nil {
-		return nil, errors.New("job has no dataset (Datasets.Prepare)")
-	}
-	if job.Batch == 0 {
-		job.Batch = 64
-	}
-	if job.Batch < 1 || job.Batch > 1<<16 {
-		return nil, fmt.Errorf("batch %d: want 1..65536 (LEMUR uses powers of two)", job.Batch)
-	}
-	if job.Epochs == 0 {
-		job.Epochs = 1
-	}
-	if job.Epochs < 0 || job.Epochs > 10000 {
-		return nil, fmt.Errorf("epochs %d: want 1..10000", job.Epochs)
-	}
-	if job.Transform == "" {
-		job.Transform = "norm"
-	}
-	if !validTransform(job.Transform) {
-		return nil, fmt.Errorf("transform %q: want echo|norm|complex, optional _32|_64|_128|_256|_299|_512, optional _flip (e.g. norm_64_flip)", job.Transform)
-	}
-	if job.Device == "" {
-		job.Device = "cpu"
-	}
-	if job.Device != "cpu" && job.Device != "cuda" && !regexp.MustCompile(`^cuda:\d+$`).MatchString(job.Device) {
-		return nil, fmt.Errorf("device %q: want cpu, cuda or cuda:N", job.Device)
-	}
-	for _, it := range job.Prm {
-		if _, ok := lemur.AsFloat(it.Value); !ok {
-			return nil, fmt.Errorf("hyperparameter %s = %v: want a number", it.Key, it.Value)
-		}
-	}
-	if job.DefaultPrm == nil {
-		job.DefaultPrm = DefaultHyperparameters
-	}
-	if job.MaxParams == 0 {
-		job.MaxParams = DefaultMaxParams
-	}
-	if job.Threads <= 0 {
-		job.Threads = l.threads
+	job, err := job.checked(l.threads)
+	if err != nil {
+		return nil, err
 	}
 	r := newLocalRun(job)
 	ctx, cancel := context.WithCancel(ctx)
@@ -170,6 +127,59 @@ func (l *Local) Submit(ctx context.Context, job Job) (Run, error) {
 		r.finish(res, err)
 	}()
 	return r, nil
+}
+
+// checked validates a job and fills in its defaults (threads: torch's
+// thread count when the job sets none).
+func (job Job) checked(threads int) (Job, error) {
+	if strings.TrimSpace(job.Code) == "" {
+		return job, errors.New("job has no code")
+	}
+	if !reName.MatchString(job.Name) || strings.HasSuffix(job.Name, ".py") {
+		return job, fmt.Errorf("model name %q: want letters, digits, '-', '.' (LEMUR: no '_')", job.Name)
+	}
+	if job.Data == nil {
+		return job, errors.New("job has no dataset (Datasets.Prepare)")
+	}
+	if job.Batch == 0 {
+		job.Batch = 64
+	}
+	if job.Batch < 1 || job.Batch > 1<<16 {
+		return job, fmt.Errorf("batch %d: want 1..65536 (LEMUR uses powers of two)", job.Batch)
+	}
+	if job.Epochs == 0 {
+		job.Epochs = 1
+	}
+	if job.Epochs < 0 || job.Epochs > 10000 {
+		return job, fmt.Errorf("epochs %d: want 1..10000", job.Epochs)
+	}
+	if job.Transform == "" {
+		job.Transform = "norm"
+	}
+	if !validTransform(job.Transform) {
+		return job, fmt.Errorf("transform %q: want echo|norm|complex, optional _32|_64|_128|_256|_299|_512, optional _flip (e.g. norm_64_flip)", job.Transform)
+	}
+	if job.Device == "" {
+		job.Device = "cpu"
+	}
+	if job.Device != "cpu" && job.Device != "cuda" && !regexp.MustCompile(`^cuda:\d+$`).MatchString(job.Device) {
+		return job, fmt.Errorf("device %q: want cpu, cuda or cuda:N", job.Device)
+	}
+	for _, it := range job.Prm {
+		if _, ok := lemur.AsFloat(it.Value); !ok {
+			return job, fmt.Errorf("hyperparameter %s = %v: want a number", it.Key, it.Value)
+		}
+	}
+	if job.DefaultPrm == nil {
+		job.DefaultPrm = DefaultHyperparameters
+	}
+	if job.MaxParams == 0 {
+		job.MaxParams = DefaultMaxParams
+	}
+	if job.Threads <= 0 {
+		job.Threads = threads
+	}
+	return job, nil
 }
 
 var reTransform = regexp.MustCompile(`^(echo|norm|complex)(_(32|64|128|256|299|512))?(_flip)?$`)
@@ -217,6 +227,12 @@ func (r *localRun) Cancel() {
 	r.cancel()
 }
 
+func (r *localRun) isCanceled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.canceled
+}
+
 func (r *localRun) stopRequested() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -262,10 +278,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	lim := l.cfg.Limits.withDefaults()
 	lim = mergeLimits(lim, job.Limits)
 	cuda := strings.HasPrefix(job.Device, "cuda")
-	res := &Result{RunID: r.id, Name: job.Name, CodeID: lemur.CodeID(job.Code), Batch: job.Batch,
-		Transform: job.Transform, Seed: job.Seed, Device: job.Device, Threads: job.Threads,
-		Isolation: l.sb.Isolation, DatasetID: job.Data.Key, SplitID: job.Data.SplitID(), EpochsWanted: job.Epochs, Dataset: job.Data.Name, Classes: job.Data.Classes,
-		Started: time.Now()}
+	res := newResult(r, job, l.sb.Isolation)
 	defer func() { res.Finished = time.Now() }()
 	labels, err := job.Data.Labels()
 	if err != nil {
@@ -290,35 +303,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 
 	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: job.Threads, cuda: cuda,
 		mounts: []Mount{{Host: job.Data.Public(), Sandbox: "/nngpt/data"}}}
-	sbScr := l.sb.scratchPath(la)
-	mem := lim.Memory
-	if cuda {
-		mem = 0 // the CUDA driver reserves terabytes of address space
-	}
-	cpu := lim.CPUTime
-	if cpu == 0 {
-		wall := lim.StartTimeout + 5*lim.StageTimeout + time.Duration(job.Epochs)*lim.EpochTimeout
-		cpu = wall * time.Duration(job.Threads+1)
-	}
-	spec := map[string]any{
-		"kind":        "train",
-		"model":       map[string]any{"name": job.Name, "path": sbScr + "/" + modelFile},
-		"prm":         rawDict(job.Prm),
-		"default_prm": rawDict(job.DefaultPrm),
-		"batch":       job.Batch,
-		"transform":   job.Transform,
-		"epochs":      job.Epochs,
-		"device":      job.Device,
-		"seed":        job.Seed,
-		"threads":     job.Threads,
-		"max_params":  max(0, job.MaxParams),
-		"scratch":     sbScr,
-		"data":        map[string]any{"dir": l.sb.inside(la.mounts[0]), "name": job.Data.Name},
-		"limits": map[string]any{
-			"memory": mem, "cpu_seconds": int64(cpu.Seconds()), "nproc": lim.Processes,
-			"nofile": lim.OpenFiles, "fsize": lim.FileSize,
-		},
-	}
+	spec := trainSpec(job, lim, l.sb.scratchPath(la), l.sb.inside(la.mounts[0]))
 	p, err := startProc(l.sb.command(la), spec, lim.Output, 64<<10)
 	if err != nil {
 		return nil, err
@@ -329,7 +314,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 			res.Failure = &Failure{Stage: stage, Kind: kind, Message: msg, Traceback: tb}
 		}
 	}
-	l.drive(ctx, r, p, res, labels, lim, fail)
+	drive(ctx, r, p, res, labels, lim, fail)
 	if res.Failure == nil || res.Failure.Kind != "" {
 		p.kill() // judged already; an early end of the stream is judged by the exit status below
 	}
@@ -344,24 +329,73 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 		}
 		res.Failure = f
 	}
-	r.mu.Lock()
-	canceled := r.canceled
-	r.mu.Unlock()
-	if canceled && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
+	if r.isCanceled() && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
 		res.Failure = &Failure{Stage: res.Reached, Kind: FailCanceled, Message: "canceled"}
 	}
 	res.OK = res.Failure == nil
 	return res, nil
 }
 
-// drive reads the worker's events to the end of the run.
-func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, labels []int64, lim Limits, fail func(Stage, FailKind, string, string)) {
+// trainSpec is the job spec line of a training worker that sees its
+// scratch folder (holding <name>.py) at scratch and the dataset's public
+// part at data.
+func trainSpec(job Job, lim Limits, scratch, data string) map[string]any {
+	cuda := strings.HasPrefix(job.Device, "cuda")
+	mem := lim.Memory
+	if cuda {
+		mem = 0 // the CUDA driver reserves terabytes of address space
+	}
+	cpu := lim.CPUTime
+	if cpu == 0 {
+		wall := lim.StartTimeout + 5*lim.StageTimeout + time.Duration(job.Epochs)*lim.EpochTimeout
+		cpu = wall * time.Duration(job.Threads+1)
+	}
+	return map[string]any{
+		"kind":        "train",
+		"model":       map[string]any{"name": job.Name, "path": scratch + "/" + job.Name + ".py"},
+		"prm":         rawDict(job.Prm),
+		"default_prm": rawDict(job.DefaultPrm),
+		"batch":       job.Batch,
+		"transform":   job.Transform,
+		"epochs":      job.Epochs,
+		"device":      job.Device,
+		"seed":        job.Seed,
+		"threads":     job.Threads,
+		"max_params":  max(0, job.MaxParams),
+		"scratch":     scratch,
+		"data":        map[string]any{"dir": data, "name": job.Data.Name},
+		"limits": map[string]any{
+			"memory": mem, "cpu_seconds": int64(cpu.Seconds()), "nproc": lim.Processes,
+			"nofile": lim.OpenFiles, "fsize": lim.FileSize,
+		},
+	}
+}
+
+// conn is the coordinator's side of one worker, wherever it runs: its
+// checked event stream and the answers it waits for between epochs.
+type conn interface {
+	next(ctx context.Context, timeout time.Duration) (wireEvent, error)
+	// decide sends the answer after epoch n and returns the one in effect
+	// (a re-attached coordinator finds earlier answers already given).
+	decide(n int, word string) string
+	// resumed is when the worker got the answer after epoch n.
+	resumed(n int) (time.Time, bool)
+	startedAt() time.Time
+	scratchDir() string // host folder holding the predictions
+	keepPreds() bool    // leave scored predictions (a re-attached coordinator scores them again)
+}
+
+// drive reads the worker's events to the end of the run. Durations come
+// from the events' times: the coordinator's clock for a local worker, the
+// node's relay for a cluster job (so a re-attached coordinator replaying
+// the stream measures what the first one did).
+func drive(ctx context.Context, r *localRun, p conn, res *Result, labels []int64, lim Limits, fail func(Stage, FailKind, string, string)) {
 	job := r.job
 	next := 0 // index into stageOrder of the stage due
 	timeout := lim.StartTimeout
 	current := StageStart
-	var trainStart time.Time
-	var waited time.Duration
+	var trainStart, lastEpoch time.Time
+	var waited time.Duration // time the worker waited for answers between epochs
 	epoch := 0
 	for {
 		ev, err := p.next(ctx, timeout)
@@ -401,13 +435,13 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 				return
 			}
 			st := stageOrder[next]
-			detail, err := l.onStage(job, res, st, ev)
+			detail, err := onStage(job, res, st, ev)
 			if err != nil {
 				fail(st, FailTampered, err.Error(), "")
 				return
 			}
 			if st == StageStart {
-				res.StartupSec = ev.at.Sub(p.started).Seconds()
+				res.StartupSec = ev.at.Sub(p.startedAt()).Seconds()
 			}
 			res.Reached = st
 			r.emit(Event{Type: EventStage, Stage: st, Detail: detail})
@@ -418,7 +452,7 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 			} else {
 				current = StageTrain
 				timeout = lim.EpochTimeout
-				trainStart = time.Now()
+				trainStart = ev.at
 			}
 		case "batch":
 			if current != StageTrain || ev.Epoch != epoch+1 || ev.Batch < 1 || ev.Batch > ev.Batches {
@@ -433,9 +467,14 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 				fail(current, FailTampered, fmt.Sprintf("epoch %d reported out of order", ev.Epoch), "")
 				return
 			}
-			epoch = ev.Epoch
-			dur := time.Since(trainStart) - waited
-			acc, err := l.score(p, res, ev, labels, job.Data.Classes)
+			if epoch > 0 {
+				if t, ok := p.resumed(epoch); ok && t.After(lastEpoch) {
+					waited += t.Sub(lastEpoch)
+				}
+			}
+			epoch, lastEpoch = ev.Epoch, ev.at
+			dur := ev.at.Sub(trainStart) - waited
+			acc, err := score(p, res, ev, labels, job.Data.Classes)
 			if err != nil {
 				fail(StageEval, FailTampered, err.Error(), "")
 				return
@@ -446,7 +485,6 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 			res.Reached = StageEval
 			r.emit(Event{Type: EventEpoch, Stage: StageEval, Epoch: &er})
 			if epoch < job.Epochs {
-				w0 := time.Now()
 				d := Continue
 				if job.OnEpoch != nil {
 					d = job.OnEpoch(er)
@@ -454,13 +492,11 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 				if r.stopRequested() {
 					d = Stop
 				}
+				word := "continue"
 				if d == Stop {
-					p.send("stop")
-					res.Stopped = true
-				} else {
-					p.send("continue")
+					word = "stop"
 				}
-				waited += time.Since(w0)
+				res.Stopped = p.decide(epoch, word) == "stop"
 			}
 			timeout = lim.EpochTimeout
 		case "done":
@@ -479,7 +515,7 @@ func (l *Local) drive(ctx context.Context, r *localRun, p *proc, res *Result, la
 
 // onStage takes what a stage event reports into res and returns the line
 // to show.
-func (l *Local) onStage(job Job, res *Result, st Stage, ev wireEvent) (string, error) {
+func onStage(job Job, res *Result, st Stage, ev wireEvent) (string, error) {
 	switch st {
 	case StageStart:
 		res.Torch, _ = ev.Info["torch"].(string)
@@ -548,12 +584,12 @@ func checkPrm(got, given, defaults lemur.Dict) error {
 }
 
 // score computes an epoch's accuracy from the predictions file.
-func (l *Local) score(p *proc, res *Result, ev wireEvent, labels []int64, classes int) (float64, error) {
+func score(p conn, res *Result, ev wireEvent, labels []int64, classes int) (float64, error) {
 	want := fmt.Sprintf("pred-%d.npy", ev.Epoch)
 	if ev.Pred != want {
 		return 0, fmt.Errorf("epoch %d: predictions in %q, want %q", ev.Epoch, ev.Pred, want)
 	}
-	path := filepath.Join(p.scratch, want)
+	path := filepath.Join(p.scratchDir(), want)
 	a, err := readNpy(path, len(labels)*classes)
 	if err != nil {
 		return 0, fmt.Errorf("epoch %d: predictions: %v", ev.Epoch, err)
@@ -561,7 +597,7 @@ func (l *Local) score(p *proc, res *Result, ev wireEvent, labels []int64, classe
 	if len(a.Shape) != 2 || a.Shape[0] != len(labels) || a.Shape[1] != classes || a.F == nil {
 		return 0, fmt.Errorf("epoch %d: predictions of shape %v (%s), want (%d, %d) floats", ev.Epoch, a.Shape, a.Descr, len(labels), classes)
 	}
-	if res.Scratch == "" {
+	if res.Scratch == "" && !p.keepPreds() {
 		_ = os.Remove(path)
 	}
 	return accuracy(a.F, classes, labels)

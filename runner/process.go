@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,19 +77,33 @@ func (e *tamperError) Error() string { return e.msg }
 // maxEventLine bounds one event line; the harness's are far shorter.
 const maxEventLine = 1 << 20
 
-// proc is one running worker.
-type proc struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	log     *capLog
+// stream checks and delivers one worker's event lines: each must be JSON
+// with the job's nonce and the next sequence number.
+type stream struct {
 	events  chan wireEvent
 	evErr   error // why events closed (after it is closed)
 	flood   chan struct{}
 	quit    chan struct{} // closed once the run is over: the reader stops
 	quitOne sync.Once
 	nonce   string
+}
+
+func newStream(nonce string) *stream {
+	return &stream{events: make(chan wireEvent, 16), flood: make(chan struct{}), quit: make(chan struct{}), nonce: nonce}
+}
+
+// stop ends the reader.
+func (s *stream) stop() { s.quitOne.Do(func() { close(s.quit) }) }
+
+// proc is one running worker.
+type proc struct {
+	*stream
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	log     *capLog
 	scratch string // host scratch folder (train jobs)
 	started time.Time
+	resumes map[int]time.Time // when the answer after each epoch was sent
 
 	waitOnce sync.Once
 	waitErr  error
@@ -109,11 +124,9 @@ func startProc(cmd *exec.Cmd, spec map[string]any, outputLimit int64, keep int) 
 		return nil, fmt.Errorf("event pipe: %w", err)
 	}
 	p := &proc{
+		stream:   newStream(newNonce()),
 		cmd:      cmd,
-		events:   make(chan wireEvent, 16),
-		flood:    make(chan struct{}),
-		quit:     make(chan struct{}),
-		nonce:    newNonce(),
+		resumes:  map[int]time.Time{},
 		waitDone: make(chan struct{}),
 	}
 	p.log = newCapLog(keep, outputLimit, func() { close(p.flood) })
@@ -140,7 +153,10 @@ func startProc(cmd *exec.Cmd, spec map[string]any, outputLimit int64, keep int) 
 		return nil, fmt.Errorf("start worker %s: %w", cmd.Path, err)
 	}
 	evW.Close() // the child holds its own copy
-	go p.readEvents(evR)
+	go func() {
+		defer evR.Close()
+		p.read(evR, false)
+	}()
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.waitDone)
@@ -151,8 +167,10 @@ func startProc(cmd *exec.Cmd, spec map[string]any, outputLimit int64, keep int) 
 	return p, nil
 }
 
-func (p *proc) readEvents(r *os.File) {
-	defer r.Close()
+// read delivers the lines of r until its end. stamped: each line starts
+// with the Unix time it was written, in seconds as bash's $EPOCHREALTIME
+// gives it, and a space (a cluster job's relay stamps them on the node).
+func (p *stream) read(r io.Reader, stamped bool) {
 	defer close(p.events)
 	br := bufio.NewReaderSize(r, 64<<10)
 	seq := 0
@@ -173,6 +191,16 @@ func (p *proc) readEvents(r *os.File) {
 		}
 		if len(line) > 0 && err == nil {
 			var ev wireEvent
+			at := time.Now()
+			if stamped {
+				ts, rest, ok := bytes.Cut(line, []byte(" "))
+				sec, perr := strconv.ParseFloat(string(ts), 64)
+				if !ok || perr != nil {
+					p.evErr = fmt.Errorf("event line without its time stamp: %q", text.Head(string(line), 200))
+					return
+				}
+				at, line = time.Unix(0, int64(sec*1e9)), rest
+			}
 			if jerr := json.Unmarshal(bytes.TrimSpace(line), &ev); jerr != nil {
 				p.evErr = &tamperError{fmt.Sprintf("an event line that is not JSON: %q", text.Head(string(line), 200))}
 				return
@@ -186,7 +214,7 @@ func (p *proc) readEvents(r *os.File) {
 				p.evErr = &tamperError{fmt.Sprintf("event sequence %d where %d was due (events from another process?)", ev.Seq, seq)}
 				return
 			}
-			ev.at = time.Now()
+			ev.at = at
 			select {
 			case p.events <- ev:
 			case <-p.quit:
@@ -206,7 +234,7 @@ func (p *proc) readEvents(r *os.File) {
 }
 
 // next waits for the next event until timeout (0: none) or ctx ends.
-func (p *proc) next(ctx context.Context, timeout time.Duration) (wireEvent, error) {
+func (p *stream) next(ctx context.Context, timeout time.Duration) (wireEvent, error) {
 	var tc <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -234,6 +262,22 @@ func (p *proc) send(word string) {
 	_, _ = io.WriteString(p.stdin, word+"\n")
 }
 
+// decide answers the worker after epoch n (conn).
+func (p *proc) decide(n int, word string) string {
+	p.send(word)
+	p.resumes[n] = time.Now()
+	return word
+}
+
+func (p *proc) resumed(n int) (time.Time, bool) {
+	t, ok := p.resumes[n]
+	return t, ok
+}
+
+func (p *proc) startedAt() time.Time { return p.started }
+func (p *proc) scratchDir() string   { return p.scratch }
+func (p *proc) keepPreds() bool      { return false }
+
 // kill ends the worker and everything it started: its process group, and
 // with bubblewrap its PID namespace (which dies with the sandbox's init).
 func (p *proc) kill() {
@@ -257,7 +301,7 @@ func (p *proc) wait(grace time.Duration) *os.ProcessState {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	_ = p.stdin.Close()
-	p.quitOne.Do(func() { close(p.quit) })
+	p.stop()
 	return p.cmd.ProcessState
 }
 
@@ -265,16 +309,22 @@ func (p *proc) wait(grace time.Duration) *os.ProcessState {
 // stopped sending events before its last one. inBwrap: bubblewrap reports
 // a child killed by signal N as exit status 128+N.
 func exitFailure(st *os.ProcessState, inBwrap bool, stage Stage) *Failure {
-	f := &Failure{Stage: stage}
 	if st == nil {
-		f.Kind, f.Message = FailCrashed, "the worker vanished"
-		return f
+		return &Failure{Stage: stage, Kind: FailCrashed, Message: "the worker vanished"}
 	}
 	sig := syscall.Signal(0)
-	code := st.ExitCode()
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		sig = ws.Signal()
-	} else if inBwrap && code > 128 && code < 128+65 {
+	}
+	return ExitFailure(st.ExitCode(), sig, inBwrap, stage)
+}
+
+// ExitFailure turns a worker's exit status (or the signal that killed it)
+// into a failure. shell: the status came through bubblewrap or a shell,
+// which report a child killed by signal N as 128+N.
+func ExitFailure(code int, sig syscall.Signal, shell bool, stage Stage) *Failure {
+	f := &Failure{Stage: stage}
+	if sig == 0 && shell && code > 128 && code < 128+65 {
 		sig = syscall.Signal(code - 128)
 	}
 	switch {

@@ -1,7 +1,8 @@
 // Package store is nngpt's corpus: LEMUR's tables (nn, transform, metric, prm,
 // stat) plus the project's own. Store is the interface every part of nngpt
-// uses; store/sqlite is the implementation, and a PostgreSQL one can follow
-// because nothing outside store/<impl> sees SQL.
+// uses; store/sqlite (one file, the default) and store/postgres (one corpus
+// shared by several coordinators) implement it, and nothing outside
+// store/<impl> sees SQL. store/storetest is the behaviour suite both pass.
 package store
 
 import (
@@ -20,6 +21,7 @@ type Store interface {
 	Journal
 	HPO
 	RAG
+	Claims
 	Close() error
 }
 
