@@ -1,0 +1,129 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// feed is the one change feed: a single goroutine asks the ChangeSource
+// every poll interval and, when the number moved, wakes every connected
+// browser. Nothing is read per client, so twenty idle browsers cost what
+// one does.
+type feed struct {
+	src  ChangeSource
+	poll time.Duration
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	version int64
+	seq     int64 // changes seen since start: the SSE event id
+	subs    map[chan int64]struct{}
+}
+
+// keepAlive is how often an idle SSE stream gets a comment, so proxies and
+// browsers keep it open.
+const keepAlive = 25 * time.Second
+
+func newFeed(src ChangeSource, poll time.Duration, log *slog.Logger) *feed {
+	return &feed{src: src, poll: poll, log: log, subs: map[chan int64]struct{}{}}
+}
+
+func (f *feed) run(ctx context.Context) error {
+	if f.src == nil {
+		<-ctx.Done()
+		return nil
+	}
+	v, err := f.src.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("dashboard change feed: %w", err)
+	}
+	f.mu.Lock()
+	f.version = v
+	f.mu.Unlock()
+	t := time.NewTicker(f.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		v, err := f.src.Version(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			f.log.Warn("dashboard change feed", "err", err)
+			continue
+		}
+		f.mu.Lock()
+		if v != f.version {
+			f.version = v
+			f.seq++
+			for c := range f.subs {
+				select {
+				case c <- f.seq:
+				default: // the client has a wake-up pending already
+				}
+			}
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (f *feed) subscribe() (chan int64, func()) {
+	c := make(chan int64, 1)
+	f.mu.Lock()
+	f.subs[c] = struct{}{}
+	f.mu.Unlock()
+	return c, func() {
+		f.mu.Lock()
+		delete(f.subs, c)
+		f.mu.Unlock()
+	}
+}
+
+// clients counts the connected SSE streams.
+func (f *feed) clients() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
+}
+
+// serveSSE streams "change" events: the page refetches itself on one.
+func (f *feed) serveSSE(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "dashboard: streaming unsupported by this connection", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c, cancel := f.subscribe()
+	defer cancel()
+	live := "on"
+	if f.src == nil {
+		live = "off"
+	}
+	fmt.Fprintf(w, "retry: 3000\nevent: hello\ndata: {\"live\":%q}\n\n", live)
+	fl.Flush()
+	t := time.NewTicker(keepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case seq := <-c:
+			fmt.Fprintf(w, "id: %d\nevent: change\ndata: {\"seq\":%d}\n\n", seq, seq)
+		case <-t.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		}
+		fl.Flush()
+	}
+}
