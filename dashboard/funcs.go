@@ -13,9 +13,9 @@ import (
 )
 
 var funcs = template.FuncMap{
-	"acc": func(a float64) string { return fmt.Sprintf("%.4f", a) },
-	"pct": func(a float64) string { return fmt.Sprintf("%.0f%%", 100*a) },
-	"num": func(a float64) string { return fmt.Sprintf("%.4g", a) },
+	"acc":    func(a float64) string { return fmt.Sprintf("%.4f", a) },
+	"pct":    func(a float64) string { return fmt.Sprintf("%.0f%%", 100*a) },
+	"num":    func(a float64) string { return fmt.Sprintf("%.4g", a) },
 	"params": report.Params,
 	"dur":    report.Dur,
 	"short":  report.ShortName,

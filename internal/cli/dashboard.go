@@ -85,7 +85,7 @@ func serveDashboard(ctx context.Context, g *globals, addr, token string, poll ti
 	srv, err := dashboard.New(dashboard.Options{
 		Store: st, Changes: changes, Poll: poll, WorkspaceDir: dir, Token: token,
 		Preferences: evolvePreferences,
-		Log: slog.Default(),
+		Log:         slog.Default(),
 	})
 	if err != nil {
 		return err
