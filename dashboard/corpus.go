@@ -105,7 +105,7 @@ func (s *Server) corpusPage(r *http.Request) (string, any, error) {
 		var hp []string
 		for _, it := range rec.Prm {
 			if it.Key != "transform" && it.Key != "epoch" {
-				hp = append(hp, it.Key+"="+lemur.Repr(it.Value))
+				hp = append(hp, it.Key+"="+shortValue(it.Value))
 			}
 		}
 		row.HP = strings.Join(hp, " ")

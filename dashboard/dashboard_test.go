@@ -449,3 +449,52 @@ func TestReadOnlyEndToEnd(t *testing.T) {
 		t.Fatal("read-only store: loop page lacks its candidates")
 	}
 }
+
+// TestJournalCatchUp: after a write the loop page shows new and changed
+// candidates (read incrementally), and without a feed it reads afresh.
+func TestJournalCatchUp(t *testing.T) {
+	for _, withFeed := range []bool{true, false} {
+		f := newFixture(t)
+		c := &counter{}
+		opt := Options{}
+		if withFeed {
+			opt = Options{Changes: c, Poll: 5 * time.Millisecond}
+		}
+		s := newServer(t, f, opt)
+		ctx, cancel := context.WithCancel(context.Background())
+		go s.Run(ctx)
+		for withFeed && !s.feed.live.Load() {
+			time.Sleep(time.Millisecond)
+		}
+		h := s.Handler()
+		page := "/loops/" + f.live
+		if body := get(t, h, page).Body.String(); strings.Contains(body, "evolve-ffff") {
+			t.Fatal("a candidate before it was written")
+		}
+		rows, err := f.db.Candidates(ctx, f.live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rows[0]
+		r.State, r.Epochs = store.StateDone, []float64{0.3, 0.45}
+		if err := f.db.PutCandidate(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r.ID, r.Index, r.Name, r.State = f.live+"-c01-01", 1, "evolve-ffff", store.StateQueued
+		if err := f.db.PutCandidate(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if withFeed {
+			before := s.feed.current()
+			c.v.Add(1)
+			for s.feed.current() == before {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		body := get(t, h, page).Body.String()
+		if !strings.Contains(body, "evolve-ffff") || !strings.Contains(body, "0.4500") {
+			t.Errorf("feed %v: the page lacks the new candidate or the finished one's accuracy", withFeed)
+		}
+		cancel()
+	}
+}

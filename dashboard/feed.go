@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +24,8 @@ type feed struct {
 	version int64
 	seq     int64 // changes seen since start: the SSE event id
 	subs    map[chan int64]struct{}
+	stopped chan struct{} // closed when run returns: event streams end
+	live    atomic.Bool   // run is watching the source: no change means none
 }
 
 // keepAlive is how often an idle SSE stream gets a comment, so proxies and
@@ -29,10 +33,11 @@ type feed struct {
 const keepAlive = 25 * time.Second
 
 func newFeed(src ChangeSource, poll time.Duration, log *slog.Logger) *feed {
-	return &feed{src: src, poll: poll, log: log, subs: map[chan int64]struct{}{}}
+	return &feed{src: src, poll: poll, log: log, subs: map[chan int64]struct{}{}, stopped: make(chan struct{})}
 }
 
 func (f *feed) run(ctx context.Context) error {
+	defer close(f.stopped)
 	if f.src == nil {
 		<-ctx.Done()
 		return nil
@@ -44,6 +49,8 @@ func (f *feed) run(ctx context.Context) error {
 	f.mu.Lock()
 	f.version = v
 	f.mu.Unlock()
+	f.live.Store(true)
+	defer f.live.Store(false)
 	t := time.NewTicker(f.poll)
 	defer t.Stop()
 	for {
@@ -87,6 +94,14 @@ func (f *feed) subscribe() (chan int64, func()) {
 	}
 }
 
+// current is the number of changes seen so far; pages carry it, so a
+// stream that connects after a change still reports it.
+func (f *feed) current() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seq
+}
+
 // clients counts the connected SSE streams.
 func (f *feed) clients() int {
 	f.mu.Lock()
@@ -112,12 +127,25 @@ func (f *feed) serveSSE(w http.ResponseWriter, r *http.Request) {
 		live = "off"
 	}
 	fmt.Fprintf(w, "retry: 3000\nevent: hello\ndata: {\"live\":%q}\n\n", live)
+	// The page was rendered at change `since` (or the stream reconnects
+	// after event Last-Event-ID): a change in between is reported now.
+	since := r.URL.Query().Get("since")
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		since = id
+	}
+	if n, err := strconv.ParseInt(since, 10, 64); err == nil {
+		if cur := f.current(); cur > n {
+			fmt.Fprintf(w, "id: %d\nevent: change\ndata: {\"seq\":%d}\n\n", cur, cur)
+		}
+	}
 	fl.Flush()
 	t := time.NewTicker(keepAlive)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-f.stopped:
 			return
 		case seq := <-c:
 			fmt.Fprintf(w, "id: %d\nevent: change\ndata: {\"seq\":%d}\n\n", seq, seq)

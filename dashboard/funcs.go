@@ -79,8 +79,8 @@ func ago(t time.Time) string {
 
 // parseTemplates builds one template set per page: the layout plus the
 // page's file, so each page defines its own "content".
-func parseTemplates() (map[string]*template.Template, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+func parseTemplates(extra template.FuncMap) (map[string]*template.Template, error) {
+	base, err := template.New("layout.html").Funcs(funcs).Funcs(extra).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("dashboard templates: %w", err)
 	}

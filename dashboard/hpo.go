@@ -163,7 +163,7 @@ func (s *Server) studyPage(r *http.Request) (string, any, error) {
 		}
 		tr := trialRow{Trial: t, IsBest: d.Row.Best != nil && d.Row.Best.Number == t.Number}
 		for _, it := range t.Params {
-			tr.Params = append(tr.Params, kv{it.Key, lemur.Repr(it.Value)})
+			tr.Params = append(tr.Params, kv{it.Key, shortValue(it.Value)})
 		}
 		if !t.Finished.IsZero() && !t.Started.IsZero() {
 			tr.Duration = t.Finished.Sub(t.Started)
@@ -226,7 +226,7 @@ func studyChartsOf(info hpo.StudyInfo, ts []hpo.Trial) studyCharts {
 		p := &sp.Params[i]
 		a := axis{Name: p.Name}
 		l, h := p.Bounds()
-		a.Lo, a.Hi = lemur.Repr(p.External(l)), lemur.Repr(p.External(h))
+		a.Lo, a.Hi = shortValue(p.External(l)), shortValue(p.External(h))
 		if p.Kind == hpo.Categorical {
 			a.Ticks = p.Choices
 		}
@@ -252,6 +252,15 @@ func studyChartsOf(info hpo.StudyInfo, ts []hpo.Trial) studyCharts {
 		ch.Lines = append(ch.Lines, line)
 	}
 	return ch
+}
+
+// shortValue prints a hyperparameter for reading: floats to 4 significant
+// digits (the exact values are in the store and the repro data).
+func shortValue(v lemur.Value) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'g', 4, 64)
+	}
+	return lemur.Repr(v)
 }
 
 // importance is one parameter's share of the objective's variance.

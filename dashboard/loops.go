@@ -146,7 +146,7 @@ func (s *Server) loopsPage(r *http.Request) (string, any, error) {
 	leases := s.leases(ctx)
 	d := loopsData{Title: "Loops", Nav: "loops"}
 	for _, l := range ls {
-		cs, err := s.opt.Store.Candidates(ctx, l.ID)
+		cs, err := s.candidates(ctx, l.ID)
 		if err != nil {
 			return "", nil, err
 		}
@@ -224,7 +224,7 @@ func (s *Server) loadLoop(ctx context.Context, id string) (store.Loop, []store.C
 	if !ok {
 		return l, nil, notFound("no loop %q in this workspace: the loops page lists them", id)
 	}
-	cs, err := s.opt.Store.Candidates(ctx, id)
+	cs, err := s.candidates(ctx, id)
 	return l, cs, err
 }
 

@@ -89,12 +89,13 @@ type Options struct {
 
 // Server serves the dashboard. Run its change feed with Run.
 type Server struct {
-	opt   Options
-	tmpl  map[string]*template.Template
-	feed  *feed
-	host  string // this machine, to tell a dead local coordinator
-	mux   *http.ServeMux
-	start time.Time
+	opt     Options
+	tmpl    map[string]*template.Template
+	feed    *feed
+	journal journal
+	host    string // this machine, to tell a dead local coordinator
+	mux     *http.ServeMux
+	start   time.Time
 }
 
 //go:embed templates/*.html
@@ -120,7 +121,7 @@ func New(opt Options) (*Server, error) {
 	s := &Server{opt: opt, feed: newFeed(opt.Changes, opt.Poll, opt.Log), start: time.Now()}
 	s.host, _ = os.Hostname()
 	var err error
-	if s.tmpl, err = parseTemplates(); err != nil {
+	if s.tmpl, err = parseTemplates(template.FuncMap{"seq": s.feed.current}); err != nil {
 		return nil, err
 	}
 	s.routes()

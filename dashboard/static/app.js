@@ -61,7 +61,14 @@ function axes(svg, W, H, opt) {
   let xt;
   if (opt.xlog) {
     xt = [];
-    for (let e = Math.floor(x0); e <= Math.ceil(x1); e++) if (e >= x0 - 1e-9 && e <= x1 + 1e-9) xt.push(Math.pow(10, e));
+    // Decades, or 1-2-5 steps when the range spans less than two.
+    const mults = x1 - x0 < 2 ? [1, 2, 5] : [1];
+    for (let e = Math.floor(x0); e <= Math.ceil(x1); e++) {
+      for (const k of mults) {
+        const v = k * Math.pow(10, e);
+        if (Math.log10(v) >= x0 - 1e-9 && Math.log10(v) <= x1 + 1e-9) xt.push(v);
+      }
+    }
     if (xt.length < 2) xt = [opt.xlo, opt.xhi];
   } else {
     xt = niceTicks(opt.xlo, opt.xhi, 6);
@@ -214,10 +221,11 @@ function chartLineage(box, d) {
   const rowH = Math.max(7, Math.min(24, 760 / rows));
   const H = Math.max(160, rows * rowH + 40);
   const { svg, W } = newSVG(box, H);
-  const colW = (W - 150) / Math.max(1, cols - 1 || 1);
-  const X = n => 70 + n.c * colW, Y = n => 24 + n.r * rowH;
+  const left = 130, right = 130; // room for the corpus and last-cycle labels
+  const colW = (W - left - right) / Math.max(1, cols - 1);
+  const X = n => left + n.c * colW, Y = n => 24 + n.r * rowH;
   const g = el('g', {}, svg);
-  for (let c = 0; c < cols; c++) text(g, 70 + c * colW, 12, c === 0 ? 'corpus' : 'cycle ' + c, 'tick', 'middle');
+  for (let c = 0; c < cols; c++) text(g, left + c * colW, 12, c === 0 ? 'corpus' : 'cycle ' + c, 'tick', 'middle');
   const eg = el('g', { class: 'edges' }, g);
   for (const [a, b] of lg.edges) {
     const p = lg.nodes[a], q = lg.nodes[b];
@@ -308,7 +316,7 @@ function chartParallel(box, d) {
     if (a.ticks && a.ticks.length) {
       a.ticks.forEach((t, k) => text(g, X(i) + 4, Y(a.ticks.length > 1 ? k / (a.ticks.length - 1) : 0.5) + 4, t, 'tick', 'start'));
     } else {
-      text(g, X(i), bot + 16, a.lo, 'tick', 'middle');
+      text(g, X(i) + 4, bot - 4, a.lo, 'tick', 'start');
       text(g, X(i) + 4, top + 10, a.hi, 'tick', 'start');
     }
   });
@@ -390,7 +398,7 @@ async function refresh() {
 
 function connect() {
   const state = document.getElementById('live-state');
-  const es = new EventSource('/events');
+  const es = new EventSource('/events?since=' + encodeURIComponent(document.body.dataset.seq || ''));
   es.addEventListener('hello', ev => {
     let live = 'on';
     try { live = JSON.parse(ev.data).live; } catch (e) { /* keep on */ }

@@ -130,9 +130,25 @@ func orJSON(s string) string {
 
 // Candidates lists a loop's candidates by cycle and index.
 func (db *DB) Candidates(ctx context.Context, loopID string) ([]store.CandidateRow, error) {
+	return db.candidates(ctx, `WHERE loop_id = ?`, loopID)
+}
+
+// CandidatesSince lists a loop's candidates written at or after since
+// (to the second), by cycle and index: what a viewer that read the loop
+// before needs to catch up. It is an index lookup (migration 0011), not a
+// scan of the loop.
+func (db *DB) CandidatesSince(ctx context.Context, loopID string, since time.Time) ([]store.CandidateRow, error) {
+	// updated is RFC 3339 with trimmed fractions, so only its first 19
+	// characters (to the second) compare as text; a bound without the
+	// fraction sorts before every time within its second.
+	return db.candidates(ctx, `WHERE loop_id = ? AND updated >= ?`, loopID, since.UTC().Format("2006-01-02T15:04:05"))
+}
+
+func (db *DB) candidates(ctx context.Context, where string, args ...any) ([]store.CandidateRow, error) {
+	loopID := args[0]
 	rows, err := db.r.QueryContext(ctx, `SELECT id, loop_id, cycle, idx, state, name, code_id, code, generator, parents, operators,
 		task, dataset, metric, prm, reason, detail, epochs, durations, params, duration, admitted, predicted, repro, updated
-		FROM nngpt_candidate WHERE loop_id = ? ORDER BY cycle, idx`, loopID)
+		FROM nngpt_candidate `+where+` ORDER BY cycle, idx`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read candidates of %s: %w", loopID, err)
 	}

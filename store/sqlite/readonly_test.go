@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nngpt/nngpt/store"
 )
@@ -52,5 +54,41 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 	if v, _ := ch.Version(ctx); v == v0 {
 		t.Fatal("version unchanged after another connection committed")
+	}
+}
+
+func TestCandidatesSince(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if err := db.PutLoop(ctx, store.Loop{ID: "L", Status: "running", Config: "{}"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := db.PutCandidate(ctx, store.CandidateRow{ID: fmt.Sprintf("L-c01-%02d", i), LoopID: "L", Cycle: 1, Index: i, State: store.StateGenerated}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		since time.Time
+		want  int
+	}{
+		{now.Add(-time.Minute), 3},
+		{now.Truncate(time.Second), 3}, // a bound within the rows' second keeps them
+		{now.Add(time.Minute), 0},
+	} {
+		got, err := db.CandidatesSince(ctx, "L", tc.since)
+		if err != nil || len(got) != tc.want {
+			t.Fatalf("since %v: %d rows, %v; want %d", tc.since, len(got), err, tc.want)
+		}
+	}
+	var plan, detail string
+	var a, b int
+	if err := db.r.QueryRowContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM nngpt_candidate WHERE loop_id = ? AND updated >= ?`, "L", "x").
+		Scan(&a, &b, &plan, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "idx_nngpt_candidate_updated") {
+		t.Fatalf("query plan %q does not use the updated index", detail)
 	}
 }
