@@ -86,6 +86,19 @@ func (s *Server) summarise(l store.Loop, cs []store.CandidateRow, leases map[str
 			row.Best, row.BestID, row.BestName = b, c.ID, c.Name
 		}
 	}
+	// The generators that made the candidates beat the settings' guess.
+	gens := map[string]bool{}
+	var names []string
+	for i := range cs {
+		if g := cs[i].Generator; g != "" && !gens[g] {
+			gens[g] = true
+			names = append(names, g)
+		}
+	}
+	if len(names) > 0 {
+		slices.Sort(names)
+		row.Set.Generator = strings.Join(names, ", ")
+	}
 	row.Live = s.liveness(l, row.LastWrite, leases)
 	return row
 }
