@@ -2,11 +2,14 @@ package dashboard
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/store"
@@ -66,10 +69,10 @@ func (s *Server) corpusPage(r *http.Request) (string, any, error) {
 	}
 	d := corpusData{Title: "Corpus", Nav: "corpus", F: f, Sorts: corpusSorts}
 	var err error
-	if d.Summary, err = s.opt.Store.Summary(ctx); err != nil {
+	if d.Counts, err = s.opt.Store.Counts(ctx); err != nil {
 		return "", nil, err
 	}
-	if d.Counts, err = s.opt.Store.Counts(ctx); err != nil {
+	if d.Summary, err = s.corpusSummary(ctx, d.Counts); err != nil {
 		return "", nil, err
 	}
 	seen := map[string]bool{}
@@ -87,14 +90,10 @@ func (s *Server) corpusPage(r *http.Request) (string, any, error) {
 	slices.SortFunc(d.Summary, func(a, b store.SummaryRow) int {
 		return cmp.Or(cmp.Compare(b.Models, a.Models), cmp.Compare(a.Dataset, b.Dataset))
 	})
-	var recs []lemur.Record
-	for rec, err := range s.opt.Store.Stats(ctx, filter) {
-		if err != nil {
-			return "", nil, err
-		}
-		recs = append(recs, rec)
+	recs, err := s.corpusRows(ctx, filter, f.Sort, d.Counts)
+	if err != nil {
+		return "", nil, err
 	}
-	sortRecords(recs, f.Sort)
 	d.Total = len(recs)
 	d.Pages = max(1, (d.Total+pageSize-1)/pageSize)
 	d.Page, _ = strconv.Atoi(q.Get("page"))
@@ -147,4 +146,52 @@ func sortRecords(recs []lemur.Record, by string) {
 		}
 		return cmp.Or(cmp.Compare(a.Task, b.Task), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(b.Accuracy, a.Accuracy))
 	})
+}
+
+// corpusCache keeps the last data() result and the summary while the
+// corpus's counts stay the same: the corpus only grows by admissions, and
+// a LEMUR-sized one (280,000 rows) takes seconds to read and sort, which
+// a loop's steady writes elsewhere must not trigger again.
+type corpusCache struct {
+	mu      sync.Mutex
+	key     string
+	counts  store.Counts
+	recs    []lemur.Record
+	sumAt   store.Counts
+	summary []store.SummaryRow
+}
+
+func (s *Server) corpusRows(ctx context.Context, f store.Filter, sortBy string, counts store.Counts) ([]lemur.Record, error) {
+	key := fmt.Sprintf("%+v|%s", f, sortBy)
+	c := &s.corpus
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.recs != nil && c.key == key && c.counts == counts {
+		return c.recs, nil
+	}
+	recs := []lemur.Record{}
+	for rec, err := range s.opt.Store.Stats(ctx, f) {
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	sortRecords(recs, sortBy)
+	c.key, c.counts, c.recs = key, counts, recs
+	return recs, nil
+}
+
+func (s *Server) corpusSummary(ctx context.Context, counts store.Counts) ([]store.SummaryRow, error) {
+	c := &s.corpus
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.summary != nil && c.sumAt == counts {
+		return slices.Clone(c.summary), nil
+	}
+	sum, err := s.opt.Store.Summary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.summary, c.sumAt = sum, counts
+	return slices.Clone(sum), nil
 }

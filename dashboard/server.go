@@ -93,6 +93,7 @@ type Server struct {
 	tmpl    map[string]*template.Template
 	feed    *feed
 	journal journal
+	corpus  corpusCache
 	host    string // this machine, to tell a dead local coordinator
 	mux     *http.ServeMux
 	start   time.Time
