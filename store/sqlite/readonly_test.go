@@ -84,7 +84,7 @@ func TestCandidatesSince(t *testing.T) {
 	}
 	var plan, detail string
 	var a, b int
-	if err := db.r.QueryRowContext(ctx, `EXPLAIN QUERY PLAN SELECT id FROM nngpt_candidate WHERE loop_id = ? AND updated >= ?`, "L", "x").
+	if err := db.r.QueryRowContext(ctx, `EXPLAIN QUERY PLAN SELECT id, code FROM nngpt_candidate WHERE loop_id = ? AND updated >= ?`, "L", "x").
 		Scan(&a, &b, &plan, &detail); err != nil {
 		t.Fatal(err)
 	}
