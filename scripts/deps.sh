@@ -40,3 +40,20 @@ ensure_deps() {
 	fi
 	go mod download
 }
+
+# ensure_chromium installs Debian's chromium for the dashboard's browser
+# tests (about 1.5 minutes) where apt-get can; elsewhere those tests skip
+# and say so.
+ensure_chromium() {
+	command -v chromium >/dev/null 2>&1 && return 0
+	if command -v apt-get >/dev/null 2>&1; then
+		local sudo=""
+		[ "$(id -u)" = 0 ] || sudo="sudo"
+		echo "installing chromium with apt-get (for the dashboard's browser tests)" >&2
+		$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null || \
+			echo "apt-get could not install chromium: the dashboard's browser tests will skip (sudo apt-get install chromium)" >&2
+	else
+		echo "no chromium: the dashboard's browser tests will skip (install Chromium to run them)" >&2
+	fi
+	return 0
+}

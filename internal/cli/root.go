@@ -119,6 +119,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		newGenerateCmd(g),
 		newHPOCmd(g),
 		newRAGCmd(g),
+		newDashboardCmd(g),
 	)
 	return root
 }

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nngpt/nngpt/lemur"
@@ -130,9 +132,32 @@ func orJSON(s string) string {
 
 // Candidates lists a loop's candidates by cycle and index.
 func (db *DB) Candidates(ctx context.Context, loopID string) ([]store.CandidateRow, error) {
+	return db.candidates(ctx, `WHERE loop_id = ? ORDER BY cycle, idx`, loopID)
+}
+
+// CandidatesSince lists a loop's candidates written at or after since
+// (to the second), by cycle and index: what a viewer that read the loop
+// before needs to catch up. It is an index lookup (migration 0011), not a
+// scan of the loop.
+func (db *DB) CandidatesSince(ctx context.Context, loopID string, since time.Time) ([]store.CandidateRow, error) {
+	// updated is RFC 3339 with trimmed fractions, so only its first 19
+	// characters (to the second) compare as text; a bound without the
+	// fraction sorts before every time within its second.
+	// Sorted here, not by SQL: ORDER BY cycle, idx would make SQLite walk
+	// the loop's (cycle, idx) index, the whole loop, to skip a sort of a
+	// few rows.
+	cs, err := db.candidates(ctx, `WHERE loop_id = ? AND updated >= ?`, loopID, since.UTC().Format("2006-01-02T15:04:05"))
+	slices.SortFunc(cs, func(a, b store.CandidateRow) int {
+		return cmp.Or(cmp.Compare(a.Cycle, b.Cycle), cmp.Compare(a.Index, b.Index))
+	})
+	return cs, err
+}
+
+func (db *DB) candidates(ctx context.Context, where string, args ...any) ([]store.CandidateRow, error) {
+	loopID := args[0]
 	rows, err := db.r.QueryContext(ctx, `SELECT id, loop_id, cycle, idx, state, name, code_id, code, generator, parents, operators,
 		task, dataset, metric, prm, reason, detail, epochs, durations, params, duration, admitted, predicted, repro, updated
-		FROM nngpt_candidate WHERE loop_id = ? ORDER BY cycle, idx`, loopID)
+		FROM nngpt_candidate `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read candidates of %s: %w", loopID, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,9 +69,66 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// OpenReadOnly opens an existing database for reading only, for viewers
+// such as the dashboard that run beside the process that writes it: no
+// migration runs and every write fails. The database must already carry
+// nngpt's schema.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open %s read-only: %w (run a command that creates the workspace first, e.g. `nngpt run`)", path, err)
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "query_only(1)", "temp_store(MEMORY)", "cache_size(-65536)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("mode", "ro")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s read-only: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	var v int
+	if err := r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM nngpt_migration`).Scan(&v); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open %s read-only: not an nngpt workspace database: %w", path, err)
+	}
+	// The writer pool is the reader pool: with mode=ro and query_only every
+	// write fails with SQLite's own "readonly database" error.
+	return &DB{path: path, r: r, w: r}, nil
+}
+
+// Changes is a cheap probe of whether another connection committed since
+// the last look: SQLite's PRAGMA data_version on one pinned connection
+// (the counter is per connection), which reads no table.
+type Changes struct{ conn *sql.Conn }
+
+// Changes pins a reader connection for a change probe; Close releases it.
+func (db *DB) Changes(ctx context.Context) (*Changes, error) {
+	c, err := db.r.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("change probe on %s: %w", db.path, err)
+	}
+	return &Changes{conn: c}, nil
+}
+
+// Version changes whenever another connection has committed a write.
+func (c *Changes) Version(ctx context.Context) (int64, error) {
+	var v int64
+	if err := c.conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("data_version: %w", err)
+	}
+	return v, nil
+}
+
+// Close releases the pinned connection.
+func (c *Changes) Close() error { return c.conn.Close() }
+
 // Close closes both pools.
 func (db *DB) Close() error {
 	errR := db.r.Close()
+	if db.w == db.r {
+		return errR
+	}
 	errW := db.w.Close()
 	if errW != nil {
 		return errW
