@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/loop"
 	"github.com/nngpt/nngpt/runner"
+	"github.com/nngpt/nngpt/runner/slurm"
 	"github.com/nngpt/nngpt/worker"
 )
 
@@ -24,6 +26,7 @@ type Worker struct {
 	Sandbox *runner.Sandbox
 	Cache   string // worker code, interpreter probes and prepared datasets
 	Device  string
+	m       config.Machine
 }
 
 // NewWorker finds the interpreter (one that imports torch and sees the
@@ -54,7 +57,7 @@ func NewWorker(ctx context.Context, cfg *config.Loaded, notice io.Writer) (*Work
 		fmt.Fprintf(notice, "nngpt: WARNING: generated code runs WITHOUT bubblewrap isolation (%s): only resource limits hold it; "+
 			"it can read your files and the test labels. Install bubblewrap, or pass --sandbox bwrap to refuse.\n", sb.Reason)
 	}
-	return &Worker{Python: py, Sandbox: sb, Cache: cache, Device: m.Device}, nil
+	return &Worker{Python: py, Sandbox: sb, Cache: cache, Device: m.Device, m: m}, nil
 }
 
 // CacheDir is the machine's cache folder: cache_dir, else NNGPT_CACHE or
@@ -88,8 +91,18 @@ type ExecOptions struct {
 	Limits  runner.Limits
 }
 
-// Executor is the local executor over the worker.
-func (w *Worker) Executor(ctx context.Context, o ExecOptions) (*runner.Local, error) {
+// Executor is the executor setting's: the local pool over the worker, or
+// a Slurm job per training (the cluster schedules; Slots is then moot).
+func (w *Worker) Executor(ctx context.Context, o ExecOptions) (runner.Executor, error) {
+	if w.m.Executor == "slurm" {
+		return slurm.New(ctx, SlurmOptions(w.m, w.Python, o))
+	}
+	return w.Local(ctx, o)
+}
+
+// Local is the local pool over the worker, whatever the executor setting:
+// probes (NN-RAG's blocks) run on this machine.
+func (w *Worker) Local(ctx context.Context, o ExecOptions) (*runner.Local, error) {
 	if o.Slots <= 0 {
 		o.Slots = runtime.NumCPU()
 	}
@@ -98,6 +111,13 @@ func (w *Worker) Executor(ctx context.Context, o ExecOptions) (*runner.Local, er
 	}
 	return runner.NewLocal(ctx, runner.LocalConfig{Python: w.Python, Sandbox: w.Sandbox, Slots: o.Slots, Threads: o.Threads,
 		CacheDir: w.Cache, Limits: o.Limits})
+}
+
+// SlurmOptions are the slurm executor's options of the cluster settings.
+func SlurmOptions(m config.Machine, py *runner.Python, o ExecOptions) slurm.Options {
+	return slurm.Options{SharedDir: m.Cluster.SharedDir, Partition: m.Cluster.Partition, Account: m.Cluster.Account,
+		ExtraArgs: strings.Fields(m.Cluster.Sbatch), GPUsPerJob: m.Cluster.GPUs, Threads: o.Threads, Python: py,
+		Sandbox: runner.SandboxMode(m.Sandbox), Limits: o.Limits}
 }
 
 // Repro is what every loop candidate records about where it ran.

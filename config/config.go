@@ -46,12 +46,23 @@ type Machine struct {
 	Sandbox    string        `json:"sandbox"`     // auto (bubblewrap when it works), bwrap (required) or none
 	CacheDir   string        `json:"cache_dir"`   // worker code and prepared datasets ("": the user cache)
 	TimeBudget time.Duration `json:"time_budget"` // stop starting work after this long (0: none)
+	Executor   string        `json:"executor"`    // local (this machine) or slurm (a job per training)
+	Cluster    Cluster       `json:"cluster"`
+}
+
+// Cluster says how the slurm executor submits jobs.
+type Cluster struct {
+	SharedDir string `json:"shared_dir"` // a folder every node sees at the same path (env NNGPT_CLUSTER_SHARED_DIR)
+	Partition string `json:"partition"`  // sbatch --partition ("": the cluster's default)
+	Account   string `json:"account"`    // sbatch --account
+	Sbatch    string `json:"sbatch"`     // further sbatch options, space-separated (e.g. --qos=normal)
+	GPUs      int    `json:"gpus"`       // GPUs per CUDA job (--gres=gpu:N; 0: 1)
 }
 
 // Default is the offline default: evolve on the built-in shapes dataset,
 // 3 cycles of 8 candidates for 1 epoch each, on the CPU.
 func Default() Config {
-	return Config{Settings: loop.DefaultSettings(), Machine: Machine{Device: "cpu", Sandbox: "auto"}}
+	return Config{Settings: loop.DefaultSettings(), Machine: Machine{Device: "cpu", Sandbox: "auto", Executor: "local"}}
 }
 
 // Source names where a value came from.
@@ -208,6 +219,12 @@ func (c *Config) Validate() error {
 	case "auto", "bwrap", "none":
 	default:
 		return fmt.Errorf("sandbox = %q: want auto (bubblewrap when it works), bwrap (required) or none", c.Sandbox)
+	}
+	switch {
+	case c.Executor != "local" && c.Executor != "slurm":
+		return fmt.Errorf("executor = %q: want local or slurm", c.Executor)
+	case c.Executor == "slurm" && c.Cluster.SharedDir == "":
+		return fmt.Errorf("executor slurm needs cluster.shared_dir: a folder every node sees at the same path (env NNGPT_CLUSTER_SHARED_DIR)")
 	}
 	if c.Workers < 0 {
 		return fmt.Errorf("workers = %d: want 0 (fit the cores) or more", c.Workers)

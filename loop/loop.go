@@ -400,7 +400,16 @@ func (e *Engine) gate(ctx context.Context, row *store.CandidateRow) {
 	case v.Status == synth.StatusRejected:
 		row.State, row.Reason, row.Detail = store.StateRejected, v.Reason, v.Message
 	default:
-		row.State = store.StateGated
+		// Coordinators sharing one corpus never train the same code twice:
+		// the first loop to claim it trains it (a resumed loop holds its
+		// claims already).
+		if ok, err := e.Store.ClaimCode(ctx, row.CodeID, row.LoopID); err != nil {
+			row.State, row.Reason, row.Detail = store.StateFailed, "internal", "claim: "+err.Error()
+		} else if !ok {
+			row.State, row.Reason, row.Detail = store.StateDuplicate, "claimed", "another coordinator trains this code"
+		} else {
+			row.State = store.StateGated
+		}
 	}
 }
 
@@ -416,6 +425,7 @@ func (e *Engine) train(ctx context.Context, cfg Settings, row *store.CandidateRo
 	prm, batch, tr := lemur.SplitPrm(row.Prm)
 	var mu sync.Mutex // guards row between OnEpoch and this goroutine
 	job := runner.Job{
+		Key:  row.ID, // a cluster executor re-attaches to the job of a resumed candidate
 		Name: row.Name, Code: row.Code, Data: e.Data, Prm: prm, Batch: cmp.Or(batch, cfg.Batch), Transform: tr, Epochs: cfg.Epochs, Device: e.Device, MaxParams: cfg.MaxParams,
 		Seed: seedOf(row),
 		OnEpoch: func(ep runner.EpochResult) runner.Decision {

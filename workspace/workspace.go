@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nngpt/nngpt/store"
+	"github.com/nngpt/nngpt/store/postgres"
 	"github.com/nngpt/nngpt/store/sqlite"
 	"github.com/nngpt/nngpt/zoo"
 )
@@ -24,13 +26,32 @@ type Workspace struct {
 
 // Open opens the workspace at dir, creating the folder and the database
 // (with every migration applied) when they do not exist yet.
-func Open(ctx context.Context, dir string) (*Workspace, error) {
+func Open(ctx context.Context, dir string) (*Workspace, error) { return OpenWith(ctx, dir, "") }
+
+// OpenWith opens the workspace at dir with its corpus in the store at url:
+// a postgres:// URL for a PostgreSQL corpus several coordinators share
+// (the artefacts stay in dir), "" for the workspace's own SQLite file.
+func OpenWith(ctx context.Context, dir, url string) (*Workspace, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("workspace %q: %w", dir, err)
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	if url != "" {
+		if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+			return nil, fmt.Errorf("store %q: want a postgres:// URL (or none for the workspace's SQLite file)", url)
+		}
+		st, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		if err := seedZoo(ctx, st); err != nil {
+			st.Close()
+			return nil, err
+		}
+		return &Workspace{Dir: abs, Store: st}, nil
 	}
 	dbPath := filepath.Join(abs, DBName)
 	_, statErr := os.Stat(dbPath)

@@ -15,6 +15,7 @@ import (
 	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/runner"
+	"github.com/nngpt/nngpt/runner/slurm"
 	"github.com/nngpt/nngpt/worker"
 )
 
@@ -149,6 +150,11 @@ func doctor(ctx context.Context, cfg *config.Loaded) []doctorItem {
 		st, err := os.Stat(dir)
 		items = append(items, doctorItem{Name: "data-dir", OK: err == nil && st.IsDir(), Value: dir,
 			Fix: "point --data-dir / NNGPT_DATA at the folder holding cifar-10-batches-py/, MNIST/raw/, ..."})
+	}
+	if cfg.Executor == "slurm" {
+		for _, f := range slurm.Check(ctx, app.SlurmOptions(cfg.Machine, py, app.ExecOptions{})) {
+			items = append(items, doctorItem{Name: f.Name, OK: f.OK, Needed: true, Value: f.Value, Fix: f.Fix})
+		}
 	}
 	return items
 }

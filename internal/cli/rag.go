@@ -72,7 +72,7 @@ func (v *ragValidation) validator(g *globals, cmd *cobra.Command) (rag.Validator
 		return nil, fmt.Errorf("%w (or pass --level 0 to extract without validating)", err)
 	}
 	// A probe is small: one thread each, so several run side by side.
-	ex, err := w.Executor(cmd.Context(), app.ExecOptions{Slots: max(1, v.jobs), Threads: 1})
+	ex, err := w.Local(cmd.Context(), app.ExecOptions{Slots: max(1, v.jobs), Threads: 1})
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // globals are the flags every command shares.
 type globals struct {
 	workspace string
+	store     string // a postgres:// URL; "": the workspace's SQLite file
 	logLevel  string
 	stdout    io.Writer
 	stderr    io.Writer
@@ -98,6 +99,7 @@ default ./nngpt-work) holding the database nngpt.db and the run artefacts.`,
 		def = "nngpt-work"
 	}
 	root.PersistentFlags().StringVarP(&g.workspace, "workspace", "w", def, "workspace folder (env NNGPT_WORKSPACE)")
+	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("NNGPT_STORE"), "the corpus: a postgres:// URL shared by several coordinators (env NNGPT_STORE; default: nngpt.db in the workspace)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("NNGPT_LOG_LEVEL", "warn"), "log level: debug, info, warn, error (env NNGPT_LOG_LEVEL)")
 
 	root.AddCommand(
@@ -142,7 +144,7 @@ func (g *globals) setupLogging() error {
 
 // openWorkspace opens (creating when needed) the workspace and its store.
 func (g *globals) openWorkspace(ctx context.Context) (*workspace.Workspace, error) {
-	return workspace.Open(ctx, g.workspace)
+	return workspace.OpenWith(ctx, g.workspace, g.store)
 }
 
 // writeJSON prints v as indented JSON on stdout.

@@ -66,6 +66,7 @@ func addRunFlags(cmd *cobra.Command) {
 	f.String("dataset", d.Dataset, "dataset: "+strings.Join(lemur.TrainableDatasets(), ", "))
 	f.Int("workers", 0, "trainings at once (0: fit the cores)")
 	addMachineFlags(cmd)
+	f.String("executor", d.Executor, "where trainings run: local (this machine) or slurm (a Slurm job each; cluster.* settings, env NNGPT_CLUSTER_SHARED_DIR)")
 	f.Int64("max-params", d.MaxParams, "parameter limit per model")
 	f.Float64("admit", d.Admit, "admit models whose accuracy beats this multiple of chance")
 	f.Bool("early-stop", d.EarlyStop.Enabled, "stop runs predicted to miss the bar")
