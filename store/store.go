@@ -20,6 +20,7 @@ type Store interface {
 	Journal
 	HPO
 	RAG
+	Leases
 	Close() error
 }
 
