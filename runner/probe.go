@@ -147,7 +147,11 @@ func (l *Local) runProbe(ctx context.Context, pr probeRun, onEvent func(wireEven
 	for k, v := range pr.extra {
 		spec[k] = v
 	}
-	p, err := startProc(l.sb.command(la), spec, lim.Output, 32<<10)
+	cmd, err := l.sb.command(la)
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := startProc(cmd, spec, lim.Output, 32<<10)
 	if err != nil {
 		return "", nil, err
 	}

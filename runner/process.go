@@ -35,6 +35,7 @@ type wireEvent struct {
 	Output    json.RawMessage `json:"output"`
 	Params    int64           `json:"params"`
 	Trainable int64           `json:"trainable"`
+	Tensors   int64           `json:"tensors"`
 	// epoch
 	Epoch         int      `json:"epoch"`
 	TrainLoss     *float64 `json:"train_loss"`
@@ -65,6 +66,7 @@ var (
 	errTimeout = errors.New("deadline passed")
 	errFlood   = errors.New("output limit exceeded")
 	errEOF     = errors.New("event stream ended")
+	errDisk    = errors.New("scratch quota exceeded")
 )
 
 type tamperError struct{ msg string }
@@ -82,6 +84,8 @@ type proc struct {
 	events  chan wireEvent
 	evErr   error // why events closed (after it is closed)
 	flood   chan struct{}
+	disk    chan struct{} // closed when the scratch folder outgrew its quota (watchScratch); nil: not watched
+	diskMsg string
 	quit    chan struct{} // closed once the run is over: the reader stops
 	quitOne sync.Once
 	nonce   string
@@ -117,7 +121,9 @@ func startProc(cmd *exec.Cmd, spec map[string]any, outputLimit int64, keep int) 
 	p.log = newCapLog(keep, outputLimit, func() { close(p.flood) })
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
-	cmd.ExtraFiles = []*os.File{evW}
+	extra := cmd.ExtraFiles // the sandbox's (seccomp filter), from fd 4 on
+	cmd.ExtraFiles = append([]*os.File{evW}, extra...)
+	defer closeFiles(extra) // the child holds its own copies once started
 	cmd.WaitDelay = 2 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -219,6 +225,8 @@ func (p *proc) next(ctx context.Context, timeout time.Duration) (wireEvent, erro
 		return ev, nil
 	case <-p.flood:
 		return wireEvent{}, errFlood
+	case <-p.disk:
+		return wireEvent{}, errDisk
 	case <-tc:
 		return wireEvent{}, errTimeout
 	case <-ctx.Done():
