@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/nngpt/nngpt/internal/termsafe"
 )
 
 // ProbeJob asks whether a file executes as a module in a fresh interpreter
@@ -192,5 +194,8 @@ loop:
 	if judged {
 		failure = exitFailure(st, l.sb.Isolation == IsolationBwrap, "probe")
 	}
-	return p.log.String(), failure, nil
+	if failure != nil {
+		failure.Message, failure.Traceback = termsafe.Clean(failure.Message), termsafe.Clean(failure.Traceback)
+	}
+	return termsafe.Clean(p.log.String()), failure, nil
 }
