@@ -221,3 +221,21 @@ func FuzzReadTree(f *testing.F) {
 		check(tree)
 	})
 }
+
+// BenchmarkDecodeJSONWideRecord decodes one record of 80,000 keys (the
+// issue's hostile record; quadratic key handling took 21 s on it).
+func BenchmarkDecodeJSONWideRecord(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[{")
+	for i := range 80000 {
+		fmt.Fprintf(&sb, `"k%d": %d, `, i, i)
+	}
+	sb.WriteString(`"accuracy": 0.5}]`)
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := DecodeJSON(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
