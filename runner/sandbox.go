@@ -90,7 +90,7 @@ func trySandbox(ctx context.Context, bwrap string, uid, gid int) error {
 		return err
 	}
 	defer closeFiles(sec.files)
-	args = append(append(args, sec.args...), "--remount-ro", "/", "--", "/bin/sh", "-c", "exit 0")
+	args = append(append(append(args, sec.args...), sealArgs...), "--", "/bin/sh", "-c", "exit 0")
 	cmd := exec.CommandContext(ctx, bwrap, args...)
 	cmd.SysProcAttr = procAttr(uid, gid)
 	// ExtraFiles start at fd 3; seccompArgs names fd 4 (startProc puts the
@@ -127,9 +127,15 @@ func baseArgs(net bool, tmpSize int64) []string {
 	}
 	size := fmt.Sprint(tmpSize)
 	return append(a, "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-		"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+		"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
 		"--size", size, "--tmpfs", "/tmp")
 }
+
+// sealArgs end a command line's mounts: the root tmpfs and /dev hold only
+// mount points and device nodes once built (the GPU's are bound in last),
+// so both become read-only and nothing can be written outside scratch
+// and the sized tmpfs.
+var sealArgs = []string{"--remount-ro", "/dev", "--remount-ro", "/"}
 
 // seccomp is the --seccomp part of a command line and the descriptor it
 // names.
@@ -327,10 +333,9 @@ func (s *Sandbox) command(l *launch) (*exec.Cmd, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The root tmpfs holds only mount points once built: read-only, so
-		// nothing can be written outside scratch and the sized tmpfs.
 		args = append(args, sec.args...)
-		args = append(args, "--remount-ro", "/", "--chdir", sbScratch, "--")
+		args = append(args, sealArgs...)
+		args = append(args, "--chdir", sbScratch, "--")
 		args = append(args, argv...)
 		cmd = exec.Command(s.Bwrap, args...)
 		cmd.ExtraFiles = sec.files

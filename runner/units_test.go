@@ -234,7 +234,7 @@ func TestSandboxCommandExposesNothingOfTheHost(t *testing.T) {
 	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
 		t.Error("the worker does not get its own process group")
 	}
-	for _, want := range []string{"--seccomp 4", "--size 268435456 --tmpfs /tmp", "--size 268435456 --tmpfs /dev/shm", "--remount-ro / "} {
+	for _, want := range []string{"--seccomp 4", "--size 268435456 --tmpfs /tmp", "--size 268435456 --tmpfs /dev/shm", "--remount-ro /dev --remount-ro / "} {
 		if !strings.Contains(args, want) {
 			t.Errorf("command lacks %q:\n%s", want, args)
 		}
@@ -242,14 +242,19 @@ func TestSandboxCommandExposesNothingOfTheHost(t *testing.T) {
 	if len(cmd.ExtraFiles) != 1 {
 		t.Errorf("command holds %d extra files, want the seccomp pipe", len(cmd.ExtraFiles))
 	}
-	l.net = true
+	l.net, l.cuda = true, true
 	cmd2, err := sb.command(l)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeFiles(cmd2.ExtraFiles)
-	if !strings.Contains(strings.Join(cmd2.Args, " "), "--share-net") {
+	args2 := strings.Join(cmd2.Args, " ")
+	if !strings.Contains(args2, "--share-net") {
 		t.Error("net: no --share-net")
+	}
+	// The GPU's device files are bound into /dev before it is sealed.
+	if i := strings.Index(args2, "--ro-bind /sys /sys"); i < 0 || i > strings.Index(args2, "--remount-ro /dev") {
+		t.Errorf("cuda: device binds after /dev is read-only:\n%s", args2)
 	}
 }
 
