@@ -88,7 +88,10 @@
 //     again at the params event, while the worker waits for "go": the
 //     growth (Result.SetupMemory) may not exceed Limits.SetupMemory (by
 //     default 512 MiB plus 8 bytes per allowed parameter). Weights hidden
-//     from the count still take memory; RLIMIT_AS bounds all of it.
+//     from the count still take memory; RLIMIT_AS bounds all of it. On
+//     CUDA, memory on the GPU is not in that measure (nor under RLIMIT_AS,
+//     which the driver's mappings rule out): there the count and the
+//     deadlines are what bounds a model's size.
 //   - The data. Result.Data names what the model trained and was scored on
 //     (sizes, whether it is a subset of a real dataset, the seed that drew
 //     the training part, the split id); Record keeps subset runs out of

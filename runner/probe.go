@@ -157,6 +157,7 @@ func (l *Local) runProbe(ctx context.Context, pr probeRun, onEvent func(wireEven
 	if err != nil {
 		return "", nil, err
 	}
+	p.watchScratch(scratch, lim.Scratch, 250*time.Millisecond)
 	judged := false
 loop:
 	for {
@@ -168,6 +169,8 @@ loop:
 				failure = &Failure{Stage: "probe", Kind: FailTimeout, Message: fmt.Sprintf("no result within %v", pr.timeout)}
 			case errors.Is(err, errFlood):
 				failure = &Failure{Stage: "probe", Kind: FailOutputFlood, Message: "too much output"}
+			case errors.Is(err, errDisk):
+				failure = &Failure{Stage: "probe", Kind: FailDisk, Message: "the code " + p.diskMsg}
 			case errors.As(err, &te):
 				failure = &Failure{Stage: "probe", Kind: FailTampered, Message: te.msg}
 			case errors.Is(err, errEOF):
