@@ -6,12 +6,12 @@
 //
 //	py, _ := runner.FindPython(ctx, runner.PythonOptions{})        // an interpreter that imports torch
 //	ds, _ := runner.Datasets{CacheDir: dir}.Prepare(ctx, py, runner.DatasetSpec{Name: "shapes"})
-//	ex, _ := runner.NewLocal(runner.LocalConfig{Python: py})
+//	ex, _ := runner.NewLocal(ctx, runner.LocalConfig{Python: py})
 //	run, _ := ex.Submit(ctx, runner.Job{Name: "mynet", Code: src, Data: ds, Epochs: 2,
 //	        Prm: lemur.Dict{{"lr", 0.01}, {"momentum", 0.9}}})
 //	for ev := range run.Events() { ... }                           // stages, per-epoch accuracy
 //	res, err := run.Wait(ctx)                                     // err: infrastructure; res.Failure: the model's fault
-//	recs := res.Records(runner.Pipeline(ds, "mynet"))             // LEMUR stat rows
+//	err = runner.Record(ctx, st, "check", src, ds.Pipeline("mynet"), res) // run record; stat rows unless a subset
 //
 // Early stopping: set Job.OnEpoch; it runs in the coordinator after every
 // epoch but the last, with the accuracy the coordinator computed, and its
