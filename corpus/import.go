@@ -22,7 +22,17 @@ type ImportOptions struct {
 	BatchRecords int
 	// Progress, when set, is called after each batch.
 	Progress func(files, records int)
+	// ReplaceCode lets the tree's code replace a stored model's (or
+	// transform's, metric's) code of the same name. Without it such a file
+	// is skipped as code_conflict: the stored stats were measured with the
+	// stored code.
+	ReplaceCode bool
+	// Limits bound what is read from the tree (zero fields: lemur's defaults).
+	Limits lemur.ReadOptions
 }
+
+// ReasonCodeConflict: a code file whose name is stored with other code.
+const ReasonCodeConflict = "code_conflict"
 
 // Report counts what an import read and did.
 type Report struct {
@@ -34,7 +44,8 @@ type Report struct {
 	New       int             `json:"new"`
 	Present   int             `json:"present"`
 	Codes     CodeCounts      `json:"codes"`
-	Skipped   map[string]int  `json:"skipped"` // files per reason
+	Replaced  []string        `json:"replaced,omitempty"` // kind/name of code replaced (ReplaceCode)
+	Skipped   map[string]int  `json:"skipped"`            // files per reason
 	Problems  []lemur.Problem `json:"problems"`
 }
 
@@ -63,6 +74,15 @@ func Import(ctx context.Context, st store.Store, path string, opt ImportOptions)
 		opt.BatchRecords = 20000
 	}
 	rep := &Report{Source: path, Skipped: map[string]int{}, Codes: CodeCounts{Read: map[string]int{}}}
+	skip := func(p *lemur.Problem) error {
+		if opt.Strict {
+			return fmt.Errorf("%w (--strict: nothing was imported)", p)
+		}
+		slog.Warn("skipping file", "path", p.Path, "reason", p.Reason, "detail", p.Detail)
+		rep.Skipped[p.Reason]++
+		rep.Problems = append(rep.Problems, *p)
+		return nil
+	}
 	pipelines := map[lemur.Pipeline]bool{}
 	models := map[string]bool{}
 	var codes []*lemur.File
@@ -81,7 +101,9 @@ func Import(ctx context.Context, st store.Store, path string, opt ImportOptions)
 			}
 			return nil
 		}
-		err := lemur.Read(ctx, path, opt.Workers, func(f *lemur.File) error {
+		lim := opt.Limits
+		lim.Workers = opt.Workers
+		err := lemur.ReadTree(ctx, path, lim, func(f *lemur.File) error {
 			if f.IsCode() {
 				codes = append(codes, f)
 				return nil
@@ -95,15 +117,7 @@ func Import(ctx context.Context, st store.Store, path string, opt ImportOptions)
 				return flush()
 			}
 			return nil
-		}, func(p *lemur.Problem) error {
-			if opt.Strict {
-				return fmt.Errorf("%w (--strict: nothing was imported)", p)
-			}
-			slog.Warn("skipping file", "path", p.Path, "reason", p.Reason, "detail", p.Detail)
-			rep.Skipped[p.Reason]++
-			rep.Problems = append(rep.Problems, *p)
-			return nil
-		})
+		}, skip)
 		if err != nil {
 			return err
 		}
@@ -116,10 +130,26 @@ func Import(ctx context.Context, st store.Store, path string, opt ImportOptions)
 	sort.Slice(codes, func(i, j int) bool { return codes[i].Path < codes[j].Path })
 	for _, f := range codes {
 		rep.Codes.Read[f.CodeKind]++
+		kind := store.CodeKind(f.CodeKind)
+		old, ok, err := st.Code(ctx, kind, f.Name)
+		if err != nil {
+			return rep, fmt.Errorf("store %s: %w", f.Path, err)
+		}
+		if ok && old.Code != f.Code {
+			if !opt.ReplaceCode {
+				if err := skip(&lemur.Problem{Path: f.Path, Reason: ReasonCodeConflict, Detail: fmt.Sprintf(
+					"%s %s is stored with other code (id %s, this file's is %s) and its stats were measured with it: kept; pass --replace-code to replace it",
+					kind, f.Name, lemur.CodeID(old.Code), lemur.CodeID(f.Code))}); err != nil {
+					return rep, err
+				}
+				continue
+			}
+			rep.Replaced = append(rep.Replaced, string(kind)+"/"+f.Name)
+		}
 		if f.CodeKind == string(store.KindNN) {
 			models[f.Name] = true
 		}
-		r, err := st.PutCode(ctx, store.Code{Kind: store.CodeKind(f.CodeKind), Name: f.Name, Code: f.Code})
+		r, err := st.PutCode(ctx, store.Code{Kind: kind, Name: f.Name, Code: f.Code})
 		if err != nil {
 			return rep, fmt.Errorf("store %s: %w", f.Path, err)
 		}

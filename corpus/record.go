@@ -11,11 +11,14 @@ import (
 )
 
 // Record stores a finished run: when the model trained (no failure, at
-// least one epoch), its code in LEMUR's nn table under p.NN and one stat
-// row per finished epoch; in every case the run record. origin says what
-// started the run (check, loop, hpo, ...).
+// least one epoch) on a full dataset, its code in LEMUR's nn table under
+// p.NN and one stat row per finished epoch; in every case the run record.
+// Runs on a subset of a real dataset stay out of LEMUR's stat rows: those
+// are the references prompts, predictors and HPO learn from, and a subset's
+// accuracy is not the dataset's (the run record keeps it, marked).
+// origin says what started the run (check, loop, hpo, ...).
 func Record(ctx context.Context, st store.Store, origin, code string, p lemur.Pipeline, res *runner.Result) error {
-	if res.Failure == nil && len(res.Epochs) > 0 {
+	if res.Failure == nil && len(res.Epochs) > 0 && !res.Data.Subset {
 		if _, err := st.PutCode(ctx, store.Code{Kind: store.KindNN, Name: p.NN, Code: code, ID: lemur.CodeID(code)}); err != nil {
 			return fmt.Errorf("record code of %s: %w", p.NN, err)
 		}
@@ -37,6 +40,8 @@ func RunRecord(r *runner.Result, origin string, p lemur.Pipeline) store.Run {
 		Params: r.Params, Torch: r.Torch, Python: r.Python, Device: r.Device, Threads: r.Threads,
 		Isolation: string(r.Isolation), Seed: r.Seed, DatasetID: r.DatasetID, SplitID: r.SplitID,
 		BestAccuracy: r.Best(), StartedAt: r.Started, FinishedAt: r.Finished, LogTail: text.LastLines(r.LogTail, 60),
+		TrainSize: r.Data.NTrain, TestSize: r.Data.NTest, DataSubset: r.Data.Subset, DataSeed: r.Data.Seed,
+		SetupSeconds: r.SetupSec, SetupMemory: r.SetupMemory, Tensors: r.Tensors,
 	}
 	if r.Prm != nil {
 		run.Prm = r.RecordPrm()
@@ -61,7 +66,7 @@ func RunRecord(r *runner.Result, origin string, p lemur.Pipeline) store.Run {
 	}
 	for _, e := range r.Epochs {
 		run.Epochs = append(run.Epochs, store.RunEpoch{Epoch: e.Epoch, Accuracy: e.Accuracy, Duration: e.Duration,
-			TrainLoss: e.TrainLoss, TrainSeconds: e.TrainSeconds, EvalSeconds: e.EvalSeconds, SamplesPerSec: e.SamplesPerSec})
+			TrainLoss: e.TrainLoss, TrainSeconds: e.TrainSeconds, EvalSeconds: e.EvalSeconds, SamplesPerSec: e.SamplesPerSec, Seconds: e.Seconds})
 	}
 	return run
 }

@@ -33,6 +33,11 @@ type Config struct {
 	ForbiddenCalls []string `koanf:"forbidden_calls" json:"forbidden_calls"` // bare builtin names
 	MaxBytes       int      `koanf:"max_bytes" json:"max_bytes"`
 	MaxLines       int      `koanf:"max_lines" json:"max_lines"`
+	// MaxLiteralNumbers and MaxLiteralString bound literal tables: the
+	// numbers in one bracketed literal and the length of one string
+	// literal, where memorised test labels would sit.
+	MaxLiteralNumbers int `koanf:"max_literal_numbers" json:"max_literal_numbers"`
+	MaxLiteralString  int `koanf:"max_literal_string" json:"max_literal_string"`
 	// MaxParams limits the parameter count estimated from the code
 	// (pyast.Features.Params). Sizes that do not resolve statically are not
 	// counted, so the estimate is a lower bound and the check never rejects
@@ -51,11 +56,13 @@ type Config struct {
 // runaway replies.
 func DefaultConfig() Config {
 	return Config{
-		AllowedImports: append([]string(nil), DefaultAllowedImports...),
-		ForbiddenCalls: append([]string(nil), DefaultForbiddenCalls...),
-		MaxBytes:       128 << 10,
-		MaxLines:       3000,
-		MaxParams:      0,
+		AllowedImports:    append([]string(nil), DefaultAllowedImports...),
+		ForbiddenCalls:    append([]string(nil), DefaultForbiddenCalls...),
+		MaxBytes:          128 << 10,
+		MaxLines:          3000,
+		MaxParams:         0,
+		MaxLiteralNumbers: 256,
+		MaxLiteralString:  4096,
 	}
 }
 
@@ -158,7 +165,7 @@ func New(cfg Config, index *Index, dynamic DynamicCheck) (*Gate, error) {
 	for _, c := range cfg.ForbiddenCalls {
 		g.forbidden[c] = true
 	}
-	if cfg.MaxBytes < 0 || cfg.MaxLines < 0 || cfg.MaxParams < 0 {
+	if cfg.MaxBytes < 0 || cfg.MaxLines < 0 || cfg.MaxParams < 0 || cfg.MaxLiteralNumbers < 0 || cfg.MaxLiteralString < 0 {
 		return nil, fmt.Errorf("gate: negative limit (max_bytes %d, max_lines %d, max_params %g): use 0 for no limit", cfg.MaxBytes, cfg.MaxLines, cfg.MaxParams)
 	}
 	if g.index == nil && !cfg.NoDedup {
@@ -184,6 +191,11 @@ func (g *Gate) Static(c Candidate) Verdict {
 		// Not parsed: the limit also bounds the parser's work.
 		v.Reason = ReasonTooLarge
 		v.Detail = fmt.Sprintf("%d bytes, %d lines; the limits are %d bytes and %d lines: write a smaller model", len(c.Code), lines, g.cfg.MaxBytes, g.cfg.MaxLines)
+		return v
+	}
+	if ps := literalTables(c.Code, g.cfg.MaxLiteralNumbers, g.cfg.MaxLiteralString); len(ps) > 0 {
+		v.Reason, v.Problems = ReasonLiteralTable, ps
+		v.Detail = ps[0] + ": a model computes its outputs; tables this large look like memorised labels"
 		return v
 	}
 	a := pyast.Analyze([]byte(c.Code))

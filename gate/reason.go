@@ -19,6 +19,7 @@ type Reason uint8
 const (
 	ReasonAccepted                 Reason = iota
 	ReasonTooLarge                        // bytes or lines over the limits
+	ReasonLiteralTable                    // a literal list or string big enough to hold memorised labels
 	ReasonSyntax                          // the code does not parse
 	ReasonContract                        // Net, its four methods or supported_hyperparameters() are missing or wrong
 	ReasonForbiddenImport                 // an import outside the allow-list
@@ -37,13 +38,13 @@ const (
 )
 
 var reasonNames = [numReasons]string{
-	"accepted", "too_large", "syntax", "contract", "forbidden_import", "forbidden_call", "torch2_api",
+	"accepted", "too_large", "literal_table", "syntax", "contract", "forbidden_import", "forbidden_call", "torch2_api",
 	"unused_hyperparameter", "undeclared_hyperparameter", "too_many_parameters",
 	"duplicate_code", "duplicate_normalised", "duplicate_structure", "build", "forward", "dynamic",
 }
 
 var reasonStages = [numReasons]string{
-	"static", "size", "parse", "contract", "imports", "calls", "api",
+	"static", "size", "size", "parse", "contract", "imports", "calls", "api",
 	"hyperparameters", "hyperparameters", "size",
 	"dedup", "dedup", "dedup", "build", "forward", "dynamic",
 }

@@ -110,6 +110,7 @@ func (p *jsonParser) lit(word string) bool {
 func (p *jsonParser) object(depth int) (Value, error) {
 	p.i++ // {
 	d := Dict{}
+	var idx map[string]int
 	p.skipSpace()
 	if p.i < len(p.s) && p.s[p.i] == '}' {
 		p.i++
@@ -137,7 +138,31 @@ func (p *jsonParser) object(depth int) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		d = d.Set(k.(string), v) // a repeated key keeps its first place, last value, as in Python
+		// A repeated key keeps its first place, last value, as in Python.
+		// Past a few keys an index keeps this linear in the object's size.
+		key := k.(string)
+		switch {
+		case idx != nil:
+			if j, ok := idx[key]; ok {
+				d[j].Value = v
+			} else {
+				idx[key] = len(d)
+				d = append(d, Item{key, v})
+			}
+		case len(d) >= 16:
+			idx = make(map[string]int, 2*len(d))
+			for j, it := range d {
+				idx[it.Key] = j
+			}
+			if j, ok := idx[key]; ok {
+				d[j].Value = v
+			} else {
+				idx[key] = len(d)
+				d = append(d, Item{key, v})
+			}
+		default:
+			d = d.Set(key, v)
+		}
 		p.skipSpace()
 		if p.i >= len(p.s) {
 			return nil, p.errf("unexpected end of input inside an object (truncated file?)")

@@ -12,11 +12,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/nngpt/nngpt/internal/text"
@@ -34,6 +36,48 @@ const (
 	ReasonBadType      = "bad_type"
 	ReasonBadFolder    = "bad_folder_name"
 	ReasonNotEpochFile = "not_epoch_file"
+	ReasonNotRegular   = "not_regular"  // a symlink, FIFO, device or socket: never followed or opened
+	ReasonTooBig       = "too_big"      // larger than ReadOptions.MaxEntry
+	ReasonOutOfRange   = "out_of_range" // accuracy outside [0, 1], an absurd epoch or duration
+	ReasonBadName      = "bad_name"     // a code file whose name is not a safe LEMUR name
+)
+
+// ReadOptions bound what Read takes from an untrusted tree.
+type ReadOptions struct {
+	// Workers parse files in parallel (0: one per CPU).
+	Workers int
+	// MaxEntry is the largest file (or archive entry) read; larger ones
+	// are skipped as too_big without being read (0: 16 MiB; LEMUR's
+	// files are kilobytes).
+	MaxEntry int64
+	// MaxTotal bounds the bytes of a whole tree: the files' sizes, or an
+	// archive's unpacked stream; past it the read stops with an error
+	// (0: 16 GiB).
+	MaxTotal int64
+	// MaxKeys bounds the keys of one record (0: 1000).
+	MaxKeys int
+}
+
+func (o ReadOptions) withDefaults() ReadOptions {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxEntry <= 0 {
+		o.MaxEntry = 16 << 20
+	}
+	if o.MaxTotal <= 0 {
+		o.MaxTotal = 16 << 30
+	}
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 1000
+	}
+	return o
+}
+
+// Ranges a stat record must lie in.
+const (
+	MaxEpoch    = 100_000
+	maxDuration = 10 * 365 * 24 * 3600 * 1e9 // ten years in ns
 )
 
 // Problem is a file that could not be read, with why.
@@ -75,7 +119,8 @@ type entry struct {
 	path string // for messages
 	rel  string // slash path used for classification
 	read func() ([]byte, error)
-	data []byte // tar entries are read while streaming
+	data []byte   // tar entries are read while streaming
+	prob *Problem // refused before reading (not regular, too big)
 }
 
 // Read walks a LEMUR tree: a checkout (root with ab/nn/...), a stat folder
@@ -84,9 +129,15 @@ type entry struct {
 // parsed file and onProblem each skipped one, both from one goroutine. An
 // error from either callback stops the walk and is returned.
 func Read(ctx context.Context, root string, workers int, fn func(*File) error, onProblem func(*Problem) error) error {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	return ReadTree(ctx, root, ReadOptions{Workers: workers}, fn, onProblem)
+}
+
+// ReadTree is Read with bounds on what it takes (see ReadOptions). Only
+// regular files are read, each opened without following a symlink and
+// without blocking (a FIFO is refused, not waited on).
+func ReadTree(ctx context.Context, root string, o ReadOptions, fn func(*File) error, onProblem func(*Problem) error) error {
+	o = o.withDefaults()
+	workers := o.Workers
 	info, err := os.Stat(root)
 	if err != nil {
 		return fmt.Errorf("LEMUR tree %s: %w", root, err)
@@ -112,9 +163,9 @@ func Read(ctx context.Context, root string, workers int, fn func(*File) error, o
 			}
 		}
 		if info.IsDir() {
-			walkErr = walkDir(ctx, root, send)
+			walkErr = walkDir(ctx, root, o, send)
 		} else {
-			walkErr = walkTarGz(ctx, root, send)
+			walkErr = walkTarGz(ctx, root, o, send)
 		}
 	}()
 	var wg sync.WaitGroup
@@ -123,7 +174,7 @@ func Read(ctx context.Context, root string, workers int, fn func(*File) error, o
 		go func() {
 			defer wg.Done()
 			for e := range entries {
-				f, p := parseEntry(e)
+				f, p := parseEntry(e, o)
 				if f == nil && p == nil {
 					continue
 				}
@@ -160,17 +211,26 @@ func Read(ctx context.Context, root string, workers int, fn func(*File) error, o
 	return ctx.Err()
 }
 
-// walkDir finds the stat and code folders under root and sends their files.
-func walkDir(ctx context.Context, root string, send func(entry) bool) error {
+// isDir: a real folder, not a symlink to one.
+func isDir(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.IsDir()
+}
+
+// walkDir finds the stat and code folders under root and sends their
+// files. Nothing but folders and regular files is read: symlinks (to files
+// or folders), FIFOs, devices and sockets are reported, never followed.
+func walkDir(ctx context.Context, root string, o ReadOptions, send func(entry) bool) error {
 	base := root
-	if st, err := os.Stat(filepath.Join(root, "ab", "nn")); err == nil && st.IsDir() {
+	if isDir(filepath.Join(root, "ab")) && isDir(filepath.Join(root, "ab", "nn")) {
 		base = filepath.Join(root, "ab", "nn")
 	}
 	var dirs []string
-	if st, err := os.Stat(filepath.Join(base, "stat")); err == nil && st.IsDir() {
+	var total int64
+	if isDir(filepath.Join(base, "stat")) {
 		dirs = append(dirs, "stat")
 		for d := range codeDirs {
-			if st, err := os.Stat(filepath.Join(base, d)); err == nil && st.IsDir() {
+			if isDir(filepath.Join(base, d)) {
 				dirs = append(dirs, d)
 			}
 		}
@@ -195,7 +255,19 @@ func walkDir(ctx context.Context, root string, send func(entry) bool) error {
 				return ctx.Err()
 			}
 			rel, _ := filepath.Rel(base, p)
-			if !send(entry{path: p, rel: filepath.ToSlash(rel), read: func() ([]byte, error) { return os.ReadFile(p) }}) {
+			e := entry{path: p, rel: filepath.ToSlash(rel), read: func() ([]byte, error) { return readRegular(p, o.MaxEntry) }}
+			if !de.Type().IsRegular() {
+				e.prob = &Problem{p, ReasonNotRegular, fmt.Sprintf("a %s, not a regular file: not followed or read", modeName(de.Type()))}
+			} else if fi, err := de.Info(); err == nil {
+				if fi.Size() > o.MaxEntry {
+					e.prob = &Problem{p, ReasonTooBig, fmt.Sprintf("%d bytes, more than the %d a LEMUR file may have", fi.Size(), o.MaxEntry)}
+				} else if classify(e.rel) != kindIgnore {
+					if total += fi.Size(); total > o.MaxTotal {
+						return fmt.Errorf("the tree holds more than %d bytes of LEMUR files: refusing to read on", o.MaxTotal)
+					}
+				}
+			}
+			if !send(e) {
 				return ctx.Err()
 			}
 			return nil
@@ -207,38 +279,107 @@ func walkDir(ctx context.Context, root string, send func(entry) bool) error {
 	return nil
 }
 
-// walkTarGz streams a .tar.gz and sends its regular files.
-func walkTarGz(ctx context.Context, file string, send func(entry) bool) error {
-	f, err := os.Open(file)
+// modeName names a file type for messages.
+func modeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// readRegular reads a regular file of at most max bytes. It opens without
+// following a symlink and without blocking, then judges what it opened
+// (not what the name pointed to a moment earlier).
+func readRegular(p string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("a %s, not a regular file", modeName(st.Mode().Type()))
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%d bytes, more than %d", st.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("grew past %d bytes while read", max)
+	}
+	return b, err
+}
+
+// countingReader counts the bytes an archive unpacks to.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// walkTarGz streams a .tar.gz and sends its regular files. Entries are
+// judged by their header before a byte of them is read: links and devices
+// are refused, entries over MaxEntry skipped unread, and the whole
+// unpacked stream may not exceed MaxTotal (a small archive can unpack to
+// terabytes).
+func walkTarGz(ctx context.Context, file string, o ReadOptions, send func(entry) bool) error {
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file (want a LEMUR folder or a .tar.gz)", file)
+	}
 	gz, err := gzip.NewReader(f)
 	if err != nil {
 		return fmt.Errorf("%s: not a gzip archive (want a LEMUR folder or a .tar.gz): %w", file, err)
 	}
 	defer gz.Close()
-	tr := tar.NewReader(gz)
+	cr := &countingReader{r: gz}
+	tr := tar.NewReader(cr)
 	for {
 		h, err := tr.Next()
+		if cr.n > o.MaxTotal {
+			return fmt.Errorf("%s unpacks to more than %d bytes: refusing to read on", file, o.MaxTotal)
+		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: broken tar archive: %w", file, err)
 		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
 		name := strings.TrimPrefix(path.Clean(h.Name), "./")
-		if classify(name) == kindIgnore {
+		if h.Typeflag == tar.TypeDir || classify(name) == kindIgnore {
 			continue
 		}
-		data, rerr := io.ReadAll(tr)
-		e := entry{path: file + ":" + name, rel: name, data: data}
-		if rerr != nil {
-			e.read = func() ([]byte, error) { return nil, rerr }
+		e := entry{path: file + ":" + name, rel: name}
+		switch {
+		case h.Typeflag != tar.TypeReg:
+			e.prob = &Problem{e.path, ReasonNotRegular, fmt.Sprintf("a tar entry of type %q, not a regular file: not followed or read", h.Typeflag)}
+		case h.Size > o.MaxEntry:
+			e.prob = &Problem{e.path, ReasonTooBig, fmt.Sprintf("%d bytes, more than the %d a LEMUR file may have", h.Size, o.MaxEntry)}
+		default:
+			data, rerr := io.ReadAll(io.LimitReader(tr, o.MaxEntry+1))
+			e.data = data
+			if rerr != nil {
+				e.read = func() ([]byte, error) { return nil, rerr }
+			}
 		}
 		if !send(e) {
 			return ctx.Err()
@@ -299,7 +440,14 @@ func isEpochFile(name string) bool {
 	return err == nil
 }
 
-func parseEntry(e entry) (*File, *Problem) {
+// reName: a code file's name is a file stem on export and a key in the
+// store: letters, digits, '.', '-', '_', not starting with a dot.
+var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+func parseEntry(e entry, o ReadOptions) (*File, *Problem) {
+	if e.prob != nil {
+		return nil, e.prob
+	}
 	kind := classify(e.rel)
 	if kind == kindIgnore {
 		return nil, nil
@@ -317,7 +465,11 @@ func parseEntry(e entry) (*File, *Problem) {
 	c := strings.Split(e.rel, "/")
 	n := len(c)
 	if kind == kindCode {
-		return &File{Path: e.path, CodeKind: c[n-2], Name: strings.TrimSuffix(c[n-1], ".py"), Code: string(data)}, nil
+		name := strings.TrimSuffix(c[n-1], ".py")
+		if !reName.MatchString(name) {
+			return nil, &Problem{e.path, ReasonBadName, fmt.Sprintf("code name %q: want letters, digits, '.', '-', '_'", text.Head(name, 40))}
+		}
+		return &File{Path: e.path, CodeKind: c[n-2], Name: name, Code: string(data)}, nil
 	}
 	p, err := ParsePipeline(c[n-2])
 	if err != nil {
@@ -326,9 +478,15 @@ func parseEntry(e entry) (*File, *Problem) {
 	stem := strings.TrimSuffix(c[n-1], ".json")
 	epoch, err := strconv.Atoi(stem)
 	if err != nil || epoch < 0 {
+		if err != nil && errors.Is(err, strconv.ErrRange) || epoch > MaxEpoch {
+			return nil, &Problem{e.path, ReasonOutOfRange, fmt.Sprintf("epoch %s: want 0..%d", text.Head(stem, 30), MaxEpoch)}
+		}
 		return nil, &Problem{e.path, ReasonNotEpochFile, fmt.Sprintf("file name %q is not <epoch>.json", c[n-1])}
 	}
-	recs, prob := ParseStatFile(p, epoch, data)
+	if epoch > MaxEpoch {
+		return nil, &Problem{e.path, ReasonOutOfRange, fmt.Sprintf("epoch %d: want 0..%d", epoch, MaxEpoch)}
+	}
+	recs, prob := parseStatFile(p, epoch, data, o.MaxKeys)
 	if prob != nil {
 		prob.Path = e.path
 		return nil, prob
@@ -339,6 +497,10 @@ func parseEntry(e entry) (*File, *Problem) {
 // ParseStatFile parses one epoch file: a JSON array of trial records. Any
 // broken record rejects the whole file, so a file lands whole or not at all.
 func ParseStatFile(p Pipeline, epoch int, data []byte) ([]Record, *Problem) {
+	return parseStatFile(p, epoch, data, ReadOptions{}.withDefaults().MaxKeys)
+}
+
+func parseStatFile(p Pipeline, epoch int, data []byte, maxKeys int) ([]Record, *Problem) {
 	v, err := DecodeJSON(data)
 	if err != nil {
 		var se *SyntaxError
@@ -356,6 +518,9 @@ func ParseStatFile(p Pipeline, epoch int, data []byte) ([]Record, *Problem) {
 		d, ok := el.(Dict)
 		if !ok {
 			return nil, &Problem{Reason: ReasonBadRecord, Detail: fmt.Sprintf("record %d is %s, want an object", i, typeName(el))}
+		}
+		if len(d) > maxKeys {
+			return nil, &Problem{Reason: ReasonBadRecord, Detail: fmt.Sprintf("record %d has %d keys, more than %d", i, len(d), maxKeys)}
 		}
 		r, prob := recordFrom(p, epoch, d)
 		if prob != nil {
@@ -378,6 +543,9 @@ func recordFrom(p Pipeline, epoch int, d Dict) (Record, *Problem) {
 			if prob != nil {
 				return r, prob
 			}
+			if f < 0 || f > 1 {
+				return r, &Problem{Reason: ReasonOutOfRange, Detail: fmt.Sprintf("accuracy %v: want a value in [0, 1]", f)}
+			}
 			r.Accuracy, accRaw, haveAcc = f, it.Value, true
 		case "duration":
 			if it.Value == nil {
@@ -389,6 +557,9 @@ func recordFrom(p Pipeline, epoch int, d Dict) (Record, *Problem) {
 			}
 			if f < 0 || f != math.Trunc(f) || f > math.MaxInt64 {
 				return r, &Problem{Reason: ReasonBadType, Detail: fmt.Sprintf("duration %v is not a whole number of nanoseconds", it.Value)}
+			}
+			if f > maxDuration {
+				return r, &Problem{Reason: ReasonOutOfRange, Detail: fmt.Sprintf("duration %v ns is more than ten years", it.Value)}
 			}
 			dur := int64(f)
 			r.Duration, durRaw = &dur, it.Value

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/nngpt/nngpt/internal/termsafe"
 )
 
 // TextTop is how many leaderboard rows Text prints.
@@ -170,7 +172,9 @@ func orDash(s string) string {
 }
 
 // errWriter keeps the first write error so a long run of Fprintf calls
-// needs one check.
+// needs one check. It also strips control characters: names, reasons and
+// details come from models, LLM replies and imported trees, and a report
+// goes to a terminal.
 type errWriter struct {
 	w   io.Writer
 	err error
@@ -180,7 +184,10 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
-	n, err := e.w.Write(p)
+	_, err := io.WriteString(e.w, termsafe.Clean(string(p)))
 	e.err = err
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

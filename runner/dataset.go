@@ -63,12 +63,12 @@ func (s DatasetSpec) withDefaults() DatasetSpec {
 func (s DatasetSpec) Key() string {
 	s = s.withDefaults()
 	if s.Name == "shapes" {
-		return fmt.Sprintf("shapes-s%d-c%d-n%d-t%d-seed%d-v3", s.Size, s.Classes, s.NTrain, s.NTest, s.Seed)
+		return fmt.Sprintf("shapes-s%d-c%d-n%d-t%d-seed%d-v4", s.Size, s.Classes, s.NTrain, s.NTest, s.Seed)
 	}
 	if s.NTrain == 0 && s.NTest == 0 {
-		return s.Name + "-full-v1"
+		return s.Name + "-full-v2"
 	}
-	return fmt.Sprintf("%s-n%d-t%d-seed%d-v1", s.Name, s.NTrain, s.NTest, s.Seed)
+	return fmt.Sprintf("%s-n%d-t%d-seed%d-v2", s.Name, s.NTrain, s.NTest, s.Seed)
 }
 
 // Dataset is a prepared dataset in the cache.
@@ -85,6 +85,12 @@ type Dataset struct {
 	NTest    int       `json:"n_test"`
 	Mean     []float64 `json:"mean"`
 	Std      []float64 `json:"std"`
+	// Subset: the training or test split is a seeded subset of a real
+	// dataset's (NTrain, NTest smaller than the source's), not all of it.
+	Subset bool `json:"subset"`
+	// Seed drew the training subset (real datasets) or generated the
+	// training split (shapes). The test split is drawn with a secret.
+	Seed int64 `json:"seed"`
 
 	once     sync.Once
 	labels   []int64
@@ -94,6 +100,22 @@ type Dataset struct {
 
 // Public is the folder bound read-only into training sandboxes (no test labels).
 func (d *Dataset) Public() string { return filepath.Join(d.Dir, "public") }
+
+// DataProvenance is what a run trained and was scored on.
+type DataProvenance struct {
+	Name    string `json:"name"`
+	Key     string `json:"key"` // cache key: the spec (sizes, seed, format version)
+	NTrain  int    `json:"n_train"`
+	NTest   int    `json:"n_test"`
+	Subset  bool   `json:"subset"` // a subset of a real dataset: not comparable with full-data results
+	Seed    int64  `json:"seed"`
+	SplitID string `json:"split_id"`
+}
+
+// Provenance is what a run on d records about its data.
+func (d *Dataset) Provenance() DataProvenance {
+	return DataProvenance{Name: d.Name, Key: d.Key, NTrain: d.NTrain, NTest: d.NTest, Subset: d.Subset, Seed: d.Seed, SplitID: d.SplitID()}
+}
 
 // Chance is the accuracy of guessing.
 func (d *Dataset) Chance() float64 { return 1 / float64(max(1, d.Classes)) }
@@ -114,6 +136,10 @@ func (d *Dataset) SplitID() string {
 func (d *Dataset) load() {
 	d.once.Do(func() {
 		p := filepath.Join(d.Dir, "private", "test_y.npy")
+		if err := checkOwned(d.Dir, p); err != nil {
+			d.labelErr = fmt.Errorf("dataset %s: %w; delete %s to rebuild it", d.Key, err, d.Dir)
+			return
+		}
 		a, err := readNpy(p, 1<<28)
 		if err != nil {
 			d.labelErr = fmt.Errorf("dataset %s: test labels: %w", d.Key, err)
@@ -204,6 +230,10 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("dataset cache: %w", err)
 	}
+	log := ds.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	workerDir, err := worker.Unpack(cache)
 	if err != nil {
 		return nil, err
@@ -211,7 +241,8 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	if err := reachable(sb, workerDir, root); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(root, ".prep-")
+	sweepStale(root, log)
+	tmp, err := os.MkdirTemp(root, ".prep-"+ownerTag()+"-")
 	if err != nil {
 		return nil, fmt.Errorf("dataset cache: %w", err)
 	}
@@ -241,7 +272,10 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	if spec.NTest > 0 {
 		params["n_test"] = spec.NTest
 	}
-	job := map[string]any{"kind": "prepare", "name": spec.Name, "params": params,
+	// The test split is drawn (shapes: generated; real data: subset and
+	// order) with a secret only this call knows: nothing in the cache, its
+	// path or its meta.json lets a model rebuild it or line its labels up.
+	job := map[string]any{"kind": "prepare", "name": spec.Name, "params": params, "test_secret": newNonce(),
 		"out": sb.inside(l.mounts[0]), "download": spec.Download,
 		"limits": map[string]any{"memory": 0, "nproc": 512, "nofile": 1024}}
 	if spec.DataDir != "" {
@@ -255,16 +289,16 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 		l.mounts = append(l.mounts, Mount{Host: abs, Sandbox: "/nngpt/src", RW: spec.Download})
 		job["data_dir"] = sb.inside(l.mounts[1])
 	}
-	log := ds.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	log.Info("preparing dataset", "key", spec.Key(), "isolation", sb.Isolation)
 	timeout := 10 * time.Minute
 	if spec.Download {
 		timeout = time.Hour
 	}
-	p, err := startProc(sb.command(l), job, 64<<20, 32<<10)
+	cmd, err := sb.command(l)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc(cmd, job, 64<<20, 32<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -289,17 +323,8 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	case ev.T != "done":
 		return nil, fmt.Errorf("prepare dataset %s: unexpected event %q", spec.Name, ev.T)
 	}
-	// Labels stay with the coordinator: private/ is not readable by the
-	// sandbox uid, even where no bubblewrap hides it.
-	priv := filepath.Join(out, "private")
-	if err := lockDown(priv); err != nil {
+	if err := secureCache(out); err != nil {
 		return nil, fmt.Errorf("dataset cache: %w", err)
-	}
-	if err := openUp(filepath.Join(out, "public")); err != nil {
-		return nil, fmt.Errorf("dataset cache: %w", err)
-	}
-	if err := os.Chmod(out, 0o755); err != nil {
-		return nil, err
 	}
 	if err := os.Rename(out, dir); err != nil {
 		if d, oerr := OpenDataset(dir); oerr == nil {
@@ -310,32 +335,58 @@ func (ds Datasets) Prepare(ctx context.Context, py *Python, spec DatasetSpec) (*
 	return OpenDataset(dir)
 }
 
-func lockDown(dir string) error {
+// secureCache makes a freshly prepared cache the coordinator's: every
+// entry owned by its user (the preparing worker may have run as nobody),
+// public/ read-only to others, private/ (the test labels) closed to them,
+// and nothing but folders and regular files. A worker of a later run, even
+// one without bubblewrap as another uid, can then neither read the labels
+// nor swap them by renaming what it owns.
+func secureCache(out string) error {
 	uid, gid := os.Geteuid(), os.Getegid()
-	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	priv := filepath.Join(out, "private")
+	return filepath.Walk(out, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Lchown(p, uid, gid); err != nil && !errors.Is(err, os.ErrPermission) {
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s: a %s in a prepared dataset, want folders and files only", p, fi.Mode().Type())
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
 			return err
 		}
-		if fi.IsDir() {
-			return os.Chmod(p, 0o700)
+		closed := p == priv || strings.HasPrefix(p, priv+string(filepath.Separator))
+		mode := os.FileMode(0o644)
+		switch {
+		case fi.IsDir() && closed:
+			mode = 0o700
+		case fi.IsDir():
+			mode = 0o755
+		case closed:
+			mode = 0o600
 		}
-		return os.Chmod(p, 0o600)
+		return os.Chmod(p, mode)
 	})
 }
 
-func openUp(dir string) error {
-	return filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+// checkOwned refuses a cache whose labels another user could have put
+// there: the dataset folder, private/ and the labels must be the
+// coordinator's and writable by nobody else.
+func checkOwned(dir, labels string) error {
+	uid := os.Geteuid()
+	for _, p := range []string{dir, filepath.Dir(labels), labels} {
+		fi, err := os.Lstat(p)
 		if err != nil {
 			return err
 		}
-		if fi.IsDir() {
-			return os.Chmod(p, 0o755)
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			continue
 		}
-		return os.Chmod(p, 0o644)
-	})
+		if int(st.Uid) != uid || fi.Mode().Perm()&0o022 != 0 || fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s is owned by uid %d with mode %v: another user (a sandboxed worker) could have replaced the test labels", p, st.Uid, fi.Mode())
+		}
+	}
+	return nil
 }
 
 // reachable checks that a worker running as another uid can reach the

@@ -38,38 +38,50 @@ type Run interface {
 
 // Result is the outcome of a run.
 type Result struct {
-	RunID        string        `json:"run_id"`
-	Name         string        `json:"name"`
-	CodeID       string        `json:"code_id"`
-	OK           bool          `json:"ok"`               // every requested epoch trained (or stopped on request) and no failure
-	Stopped      bool          `json:"stopped"`          // ended early by OnEpoch or Stop
-	Reached      Stage         `json:"reached"`          // the last stage passed
-	Failure      *Failure      `json:"failure"`          // nil when OK
-	Epochs       []EpochResult `json:"epochs"`           // finished epochs, in order
-	Params       int64         `json:"params"`           // parameter count (0 before the params stage)
-	Prm          lemur.Dict    `json:"-"`                // the hyperparameters the model got (given + defaults for what it supports)
-	Supported    []string      `json:"supported"`        // supported_hyperparameters()
-	Unused       []string      `json:"unused,omitempty"` // supported keys never named in the code (NNGPT's rule)
-	Batch        int           `json:"batch"`
-	EpochsWanted int           `json:"epochs_wanted"`
-	SplitID      string        `json:"split_id"`
-	Transform    string        `json:"transform"`
-	Seed         int64         `json:"seed"`
-	Device       string        `json:"device"`
-	GPU          string        `json:"gpu,omitempty"`
-	Threads      int           `json:"threads"`
-	Torch        string        `json:"torch"`
-	Python       string        `json:"python"`
-	Isolation    Isolation     `json:"isolation"`
-	DatasetID    string        `json:"dataset_id"`
-	Dataset      string        `json:"dataset"`
-	Classes      int           `json:"classes"`
-	LogTail      string        `json:"log_tail"`
-	LogBytes     int64         `json:"log_bytes"`
-	Started      time.Time     `json:"started"`
-	Finished     time.Time     `json:"finished"`
-	StartupSec   float64       `json:"startup_seconds"` // process start to the start event (python, torch, data)
-	Scratch      string        `json:"scratch,omitempty"`
+	RunID   string        `json:"run_id"`
+	Name    string        `json:"name"`
+	CodeID  string        `json:"code_id"`
+	OK      bool          `json:"ok"`      // every requested epoch trained (or stopped on request) and no failure
+	Stopped bool          `json:"stopped"` // ended early by OnEpoch or Stop
+	Reached Stage         `json:"reached"` // the last stage passed
+	Failure *Failure      `json:"failure"` // nil when OK
+	Epochs  []EpochResult `json:"epochs"`  // finished epochs, in order
+	Params  int64         `json:"params"`  // nn.Parameter elements, as the worker reports them (0 before the params stage)
+	Tensors int64         `json:"tensors"` // elements of every tensor the model holds (parameters, buffers, plain attributes), as the worker reports them
+	// SetupMemory is the resident memory the worker gained from the start
+	// stage to the params stage, read by the coordinator in /proc: the
+	// trusted measure of the model's size.
+	SetupMemory  int64      `json:"setup_memory"`
+	Prm          lemur.Dict `json:"-"`                // the hyperparameters the model got (given + defaults for what it supports)
+	Supported    []string   `json:"supported"`        // supported_hyperparameters()
+	Unused       []string   `json:"unused,omitempty"` // supported keys never named in the code (NNGPT's rule)
+	Batch        int        `json:"batch"`
+	EpochsWanted int        `json:"epochs_wanted"`
+	SplitID      string     `json:"split_id"`
+	Transform    string     `json:"transform"`
+	Seed         int64      `json:"seed"`
+	Device       string     `json:"device"`
+	GPU          string     `json:"gpu,omitempty"`
+	Threads      int        `json:"threads"`
+	Torch        string     `json:"torch"`
+	Python       string     `json:"python"`
+	Isolation    Isolation  `json:"isolation"`
+	DatasetID    string     `json:"dataset_id"`
+	Dataset      string     `json:"dataset"`
+	Classes      int        `json:"classes"`
+	LogTail      string     `json:"log_tail"`
+	LogBytes     int64      `json:"log_bytes"`
+	Started      time.Time  `json:"started"`
+	Finished     time.Time  `json:"finished"`
+	StartupSec   float64    `json:"startup_seconds"` // process start to the start event (python, torch, data)
+	// SetupSec is the time from the start event to the params event: model
+	// code before its first epoch (import, Net(...), train_setup, one
+	// forward). It is part of every epoch's Duration and shown apart so
+	// that work hidden there shows.
+	SetupSec     float64           `json:"setup_seconds"`
+	StageSeconds map[Stage]float64 `json:"stage_seconds"` // parse .. params, each from the previous stage's event
+	Data         DataProvenance    `json:"data"`          // what the model trained and was scored on
+	Scratch      string            `json:"scratch,omitempty"`
 }
 
 // Best is the highest accuracy over the finished epochs (0 when none).

@@ -64,7 +64,8 @@ const (
 	FailTimeout     FailKind = "timeout"      // a stage or epoch ran past its deadline, or CPU time ran out
 	FailMemory      FailKind = "memory"       // the memory limit was hit
 	FailProcesses   FailKind = "processes"    // the process/thread limit was hit (fork bomb)
-	FailForbidden   FailKind = "forbidden"    // I/O the sandbox refuses: network, files outside scratch
+	FailForbidden   FailKind = "forbidden"    // I/O the sandbox refuses: network, files outside scratch, refused syscalls
+	FailDisk        FailKind = "disk"         // the scratch folder outgrew Limits.Scratch
 	FailCrashed     FailKind = "crashed"      // killed by a signal (segfault, ...) or non-zero exit
 	FailExited      FailKind = "exited"       // exited (status 0, sys.exit) before finishing
 	FailOutputFlood FailKind = "output_flood" // wrote more than Limits.Output to stdout/stderr
@@ -100,7 +101,19 @@ type Limits struct {
 	Output       int64         // stdout+stderr bytes before the run is killed (kind output_flood)
 	StartTimeout time.Duration // interpreter start, torch import and dataset load
 	StageTimeout time.Duration // each of parse, contract, build, forward, params
+	// SetupTimeout bounds parse, contract, build, forward and params
+	// together: the time model code runs before its first epoch, where
+	// training hidden in Net.__init__ or at import would otherwise hide.
+	SetupTimeout time.Duration
 	EpochTimeout time.Duration // learn + evaluation of one epoch
+	// SetupMemory is the most resident memory the worker may gain between
+	// the start stage (before any model code) and the params stage,
+	// measured by the coordinator in /proc: weights the model hides from
+	// the parameter count still take memory. 0: 512 MiB + 8 bytes per
+	// allowed parameter.
+	SetupMemory int64
+	TmpSize     int64 // size of each of the sandbox's /tmp and /dev/shm tmpfs
+	Scratch     int64 // bytes the scratch folder may hold (checked from outside, kind disk)
 }
 
 // DefaultLimits are generous enough for LEMUR's models on CIFAR-sized data.
@@ -112,7 +125,10 @@ var DefaultLimits = Limits{
 	Output:       32 << 20,
 	StartTimeout: 2 * time.Minute,
 	StageTimeout: time.Minute,
+	SetupTimeout: 90 * time.Second,
 	EpochTimeout: 30 * time.Minute,
+	TmpSize:      256 << 20,
+	Scratch:      2 << 30,
 }
 
 func (l Limits) withDefaults() Limits { return mergeLimits(DefaultLimits, l) }
@@ -180,14 +196,17 @@ const (
 type EpochResult struct {
 	Epoch    int     `json:"epoch"`
 	Accuracy float64 `json:"accuracy"` // computed by the coordinator from the predictions
-	// Duration is cumulative wall time of training and evaluation since the
-	// first epoch began, in ns, measured by the coordinator (LEMUR's duration).
+	// Duration (LEMUR's duration, ns) is cumulative wall time on the
+	// coordinator's clock from the start event (before any model code ran)
+	// to this epoch's predictions, less the time the coordinator spent
+	// deciding between epochs: it includes the setup (Result.SetupSec).
 	Duration      int64    `json:"duration"`
+	Seconds       float64  `json:"seconds"`              // this epoch's training and evaluation, coordinator's clock
 	TrainLoss     *float64 `json:"train_loss,omitempty"` // mean of the criterion over the epoch, as reported by the worker
-	TrainSeconds  float64  `json:"train_seconds"`        // reported by the worker
-	EvalSeconds   float64  `json:"eval_seconds"`         // reported by the worker
-	Samples       int      `json:"samples"`
-	SamplesPerSec float64  `json:"samples_per_sec"`
+	TrainSeconds  float64  `json:"train_seconds"`        // the worker's split of Seconds (reported, capped at Seconds)
+	EvalSeconds   float64  `json:"eval_seconds"`         // the rest of it (reported, capped)
+	Samples       int      `json:"samples"`              // training samples the worker reports it drew, at most the training set
+	SamplesPerSec float64  `json:"samples_per_sec"`      // Samples over Seconds
 }
 
 // EventType tells events apart.

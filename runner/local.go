@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nngpt/nngpt/internal/termsafe"
 	"github.com/nngpt/nngpt/lemur"
 	"github.com/nngpt/nngpt/worker"
 )
@@ -87,6 +88,7 @@ func NewLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	sweepStale(cmp.Or(cfg.ScratchRoot, os.TempDir()), log)
 	if sb.Isolation != IsolationBwrap {
 		log.Warn("RUNNING MODEL CODE WITHOUT A SANDBOX: only resource limits and deadlines apply; the model can read your files and reach the network", "reason", sb.Reason)
 	}
@@ -147,6 +149,7 @@ func (job Job) checked(threads int) (Job, error) {
 	if job.Batch < 1 || job.Batch > 1<<16 {
 		return job, fmt.Errorf("batch %d: want 1..65536 (LEMUR uses powers of two)", job.Batch)
 	}
+	job.Batch = clampBatch(job.Batch, job.Data.NTrain)
 	if job.Epochs == 0 {
 		job.Epochs = 1
 	}
@@ -180,6 +183,20 @@ func (job Job) checked(threads int) (Job, error) {
 		job.Threads = threads
 	}
 	return job, nil
+}
+
+// clampBatch: a batch larger than the training set is the training set
+// (the largest power of two that fits, LEMUR's convention), so the record
+// says what the model really trained with.
+func clampBatch(batch, nTrain int) int {
+	if nTrain <= 0 || batch <= nTrain {
+		return batch
+	}
+	b := 1
+	for b*2 <= nTrain {
+		b *= 2
+	}
+	return b
 }
 
 var reTransform = regexp.MustCompile(`^(echo|norm|complex)(_(32|64|128|256|299|512))?(_flip)?$`)
@@ -301,14 +318,19 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 		return nil, err
 	}
 
-	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: job.Threads, cuda: cuda,
+	la := &launch{py: l.cfg.Python, worker: l.worker, scratch: scratch, threads: job.Threads, cuda: cuda, tmpSize: lim.TmpSize,
 		mounts: []Mount{{Host: job.Data.Public(), Sandbox: "/nngpt/data"}}}
 	spec := trainSpec(job, lim, l.sb.scratchPath(la), l.sb.inside(la.mounts[0]))
-	p, err := startProc(l.sb.command(la), spec, lim.Output, 64<<10)
+	cmd, err := l.sb.command(la)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc(cmd, spec, lim.Output, 64<<10)
 	if err != nil {
 		return nil, err
 	}
 	p.scratch = scratch
+	p.watchScratch(scratch, lim.Scratch, 250*time.Millisecond)
 	fail := func(stage Stage, kind FailKind, msg, tb string) {
 		if res.Failure == nil {
 			res.Failure = &Failure{Stage: stage, Kind: kind, Message: msg, Traceback: tb}
@@ -319,7 +341,7 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 		p.kill() // judged already; an early end of the stream is judged by the exit status below
 	}
 	st := p.wait(3 * time.Second)
-	res.LogTail = p.log.String()
+	res.LogTail = termsafe.Clean(p.log.String())
 	res.LogBytes = p.log.Total()
 	if res.Failure != nil && res.Failure.Kind == "" {
 		// The event stream ended early: judge by how the worker ended.
@@ -331,6 +353,10 @@ func (l *Local) train(ctx context.Context, r *localRun) (*Result, error) {
 	}
 	if r.isCanceled() && (res.Failure == nil || res.Failure.Kind != FailCanceled) && !res.OK {
 		res.Failure = &Failure{Stage: res.Reached, Kind: FailCanceled, Message: "canceled"}
+	}
+	if f := res.Failure; f != nil {
+		// The worker's words: whatever reaches a terminal is plain text.
+		f.Message, f.Traceback = termsafe.Clean(f.Message), termsafe.Clean(f.Traceback)
 	}
 	res.OK = res.Failure == nil
 	return res, nil
@@ -347,7 +373,7 @@ func trainSpec(job Job, lim Limits, scratch, data string) map[string]any {
 	}
 	cpu := lim.CPUTime
 	if cpu == 0 {
-		wall := lim.StartTimeout + 5*lim.StageTimeout + time.Duration(job.Epochs)*lim.EpochTimeout
+		wall := lim.StartTimeout + lim.SetupTimeout + time.Duration(job.Epochs)*lim.EpochTimeout
 		cpu = wall * time.Duration(job.Threads+1)
 	}
 	return map[string]any{
@@ -381,6 +407,8 @@ type conn interface {
 	// resumed is when the worker got the answer after epoch n.
 	resumed(n int) (time.Time, bool)
 	startedAt() time.Time
+	pid() int // the worker's process on this machine (0: elsewhere, not measured)
+	diskMessage() string
 	scratchDir() string // host folder holding the predictions
 	keepPreds() bool    // leave scored predictions (a re-attached coordinator scores them again)
 }
@@ -394,20 +422,37 @@ func drive(ctx context.Context, r *localRun, p conn, res *Result, labels []int64
 	next := 0 // index into stageOrder of the stage due
 	timeout := lim.StartTimeout
 	current := StageStart
-	var trainStart, lastEpoch time.Time
+	// Every time below is the coordinator's clock on arrival of events (a
+	// cluster job's relay stamps them on the node): the worker cannot make
+	// time pass faster. The clock starts when the start event arrives,
+	// before any model code ran, so work hidden in the module or in
+	// Net.__init__ counts in the duration.
+	var clock, stageAt, epochAt, lastEpoch time.Time
+	var setupDeadline time.Time
+	var baseRSS int64
 	var waited time.Duration // time the worker waited for answers between epochs
 	epoch := 0
 	for {
+		if current != StageStart && current != StageTrain {
+			timeout = min(lim.StageTimeout, max(time.Until(setupDeadline), time.Millisecond))
+		}
 		ev, err := p.next(ctx, timeout)
 		if err != nil {
 			var te *tamperError
 			switch {
 			case errors.Is(err, errTimeout):
-				what := "stage " + string(current)
-				if current == StageTrain {
-					what = fmt.Sprintf("epoch %d", epoch+1)
+				what := fmt.Sprintf("stage %s ran past its deadline of %v", current, lim.StageTimeout)
+				switch {
+				case current == StageTrain:
+					what = fmt.Sprintf("epoch %d ran past its deadline of %v", epoch+1, timeout)
+				case current == StageStart:
+					what = fmt.Sprintf("stage start ran past its deadline of %v", timeout)
+				case !time.Now().Before(setupDeadline):
+					what = fmt.Sprintf("stage %s: parse, contract, build, forward and params together ran past their deadline of %v (Limits.SetupTimeout; training before the first epoch is not allowed)", current, lim.SetupTimeout)
 				}
-				fail(current, FailTimeout, fmt.Sprintf("%s ran past its deadline of %v", what, timeout), "")
+				fail(current, FailTimeout, what, "")
+			case errors.Is(err, errDisk):
+				fail(current, FailDisk, "the model "+p.diskMessage(), "")
 			case errors.Is(err, errFlood):
 				fail(current, FailOutputFlood, fmt.Sprintf("wrote more than %d bytes to stdout/stderr", lim.Output), "")
 			case errors.As(err, &te):
@@ -442,17 +487,37 @@ func drive(ctx context.Context, r *localRun, p conn, res *Result, labels []int64
 			}
 			if st == StageStart {
 				res.StartupSec = ev.at.Sub(p.startedAt()).Seconds()
+				clock, stageAt = ev.at, ev.at
+				setupDeadline = ev.at.Add(lim.SetupTimeout)
+				baseRSS, _ = treeRSS(p.pid())
+			} else {
+				res.StageSeconds[st] = ev.at.Sub(stageAt).Seconds()
+				stageAt = ev.at
+			}
+			if st == StageParams {
+				res.SetupSec = ev.at.Sub(clock).Seconds()
+				// The worker waits for "go" here, so what it holds now is
+				// the built model, measured before training allocates more.
+				if rss, err := treeRSS(p.pid()); err == nil {
+					res.SetupMemory = max(0, rss-baseRSS)
+				}
+				if limit := setupMemoryLimit(lim, job.MaxParams); limit > 0 && res.SetupMemory > limit {
+					fail(st, FailTooBig, fmt.Sprintf("the worker's resident memory grew by %d MiB while the model was built (limit %d MiB for %d parameters): "+
+						"weights count whether or not they are nn.Parameters (raise --max-params, or Limits.SetupMemory)", res.SetupMemory>>20, limit>>20, job.MaxParams), "")
+					return
+				}
+				p.decide(1, "go") // the first answer; epoch n's is answer n+1
 			}
 			res.Reached = st
 			r.emit(Event{Type: EventStage, Stage: st, Detail: detail})
 			next++
-			timeout = lim.StageTimeout
 			if next < len(stageOrder) {
 				current = stageOrder[next]
+				timeout = lim.StageTimeout
 			} else {
 				current = StageTrain
 				timeout = lim.EpochTimeout
-				trainStart = ev.at
+				epochAt = ev.at
 			}
 		case "batch":
 			if current != StageTrain || ev.Epoch != epoch+1 || ev.Batch < 1 || ev.Batch > ev.Batches {
@@ -468,19 +533,29 @@ func drive(ctx context.Context, r *localRun, p conn, res *Result, labels []int64
 				return
 			}
 			if epoch > 0 {
-				if t, ok := p.resumed(epoch); ok && t.After(lastEpoch) {
+				if t, ok := p.resumed(epoch + 1); ok && t.After(lastEpoch) {
 					waited += t.Sub(lastEpoch)
+					epochAt = t
 				}
 			}
 			epoch, lastEpoch = ev.Epoch, ev.at
-			dur := ev.at.Sub(trainStart) - waited
+			dur := ev.at.Sub(clock) - waited
+			secs := ev.at.Sub(epochAt).Seconds()
 			acc, err := score(p, res, ev, labels, job.Data.Classes)
 			if err != nil {
 				fail(StageEval, FailTampered, err.Error(), "")
 				return
 			}
-			er := EpochResult{Epoch: epoch, Accuracy: acc, Duration: dur.Nanoseconds(), TrainLoss: ev.TrainLoss,
-				TrainSeconds: ev.TrainSeconds, EvalSeconds: ev.EvalSeconds, Samples: ev.Samples, SamplesPerSec: ev.SamplesPerSec}
+			// The worker's split of the epoch into training and evaluation
+			// cannot exceed the time the coordinator saw pass.
+			// An epoch is one pass over the training set: more samples than
+			// it has are not credited to throughput.
+			trainS := min(max(ev.TrainSeconds, 0), secs)
+			er := EpochResult{Epoch: epoch, Accuracy: acc, Duration: dur.Nanoseconds(), Seconds: secs, TrainLoss: ev.TrainLoss,
+				TrainSeconds: trainS, EvalSeconds: min(max(ev.EvalSeconds, 0), secs-trainS), Samples: min(max(ev.Samples, 0), job.Data.NTrain)}
+			if secs > 0 {
+				er.SamplesPerSec = float64(er.Samples) / secs
+			}
 			res.Epochs = append(res.Epochs, er)
 			res.Reached = StageEval
 			r.emit(Event{Type: EventEpoch, Stage: StageEval, Epoch: &er})
@@ -496,7 +571,7 @@ func drive(ctx context.Context, r *localRun, p conn, res *Result, labels []int64
 				if d == Stop {
 					word = "stop"
 				}
-				res.Stopped = p.decide(epoch, word) == "stop"
+				res.Stopped = p.decide(epoch+1, word) == "stop"
 			}
 			timeout = lim.EpochTimeout
 		case "done":
@@ -557,10 +632,24 @@ func onStage(job Job, res *Result, st Stage, ev wireEvent) (string, error) {
 	case StageForward:
 		return "output " + string(ev.Output), nil
 	case StageParams:
-		res.Params = ev.Params
-		return fmt.Sprintf("%d parameters (%d trainable)", ev.Params, ev.Trainable), nil
+		res.Params, res.Tensors = ev.Params, ev.Tensors
+		return fmt.Sprintf("%d parameters (%d trainable), %d tensor elements held", ev.Params, ev.Trainable, ev.Tensors), nil
 	}
 	return "", nil
+}
+
+// setupMemoryLimit is Limits.SetupMemory, or 512 MiB (an interpreter's
+// imports and one forward pass's leftovers) plus 8 bytes per allowed
+// parameter (a float32 weight and its gradient); 0 without a parameter
+// limit.
+func setupMemoryLimit(lim Limits, maxParams int64) int64 {
+	if lim.SetupMemory > 0 {
+		return lim.SetupMemory
+	}
+	if maxParams <= 0 {
+		return 0
+	}
+	return 512<<20 + 8*maxParams
 }
 
 // checkPrm: the worker may only add defaults for keys the caller did not set.
@@ -609,7 +698,9 @@ func mergeLimits(base, over Limits) Limits {
 		Processes: cmp.Or(over.Processes, base.Processes), OpenFiles: cmp.Or(over.OpenFiles, base.OpenFiles),
 		FileSize: cmp.Or(over.FileSize, base.FileSize), Output: cmp.Or(over.Output, base.Output),
 		StartTimeout: cmp.Or(over.StartTimeout, base.StartTimeout), StageTimeout: cmp.Or(over.StageTimeout, base.StageTimeout),
-		EpochTimeout: cmp.Or(over.EpochTimeout, base.EpochTimeout),
+		EpochTimeout: cmp.Or(over.EpochTimeout, base.EpochTimeout), SetupTimeout: cmp.Or(over.SetupTimeout, base.SetupTimeout),
+		SetupMemory: cmp.Or(over.SetupMemory, base.SetupMemory), TmpSize: cmp.Or(over.TmpSize, base.TmpSize),
+		Scratch: cmp.Or(over.Scratch, base.Scratch),
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/nngpt/nngpt/internal/termsafe"
 )
 
 // ProbeJob asks whether a file executes as a module in a fresh interpreter
@@ -147,10 +149,15 @@ func (l *Local) runProbe(ctx context.Context, pr probeRun, onEvent func(wireEven
 	for k, v := range pr.extra {
 		spec[k] = v
 	}
-	p, err := startProc(l.sb.command(la), spec, lim.Output, 32<<10)
+	cmd, err := l.sb.command(la)
 	if err != nil {
 		return "", nil, err
 	}
+	p, err := startProc(cmd, spec, lim.Output, 32<<10)
+	if err != nil {
+		return "", nil, err
+	}
+	p.watchScratch(scratch, lim.Scratch, 250*time.Millisecond)
 	judged := false
 loop:
 	for {
@@ -162,6 +169,8 @@ loop:
 				failure = &Failure{Stage: "probe", Kind: FailTimeout, Message: fmt.Sprintf("no result within %v", pr.timeout)}
 			case errors.Is(err, errFlood):
 				failure = &Failure{Stage: "probe", Kind: FailOutputFlood, Message: "too much output"}
+			case errors.Is(err, errDisk):
+				failure = &Failure{Stage: "probe", Kind: FailDisk, Message: "the code " + p.diskMsg}
 			case errors.As(err, &te):
 				failure = &Failure{Stage: "probe", Kind: FailTampered, Message: te.msg}
 			case errors.Is(err, errEOF):
@@ -188,5 +197,8 @@ loop:
 	if judged {
 		failure = exitFailure(st, l.sb.Isolation == IsolationBwrap, "probe")
 	}
-	return p.log.String(), failure, nil
+	if failure != nil {
+		failure.Message, failure.Traceback = termsafe.Clean(failure.Message), termsafe.Clean(failure.Traceback)
+	}
+	return termsafe.Clean(p.log.String()), failure, nil
 }

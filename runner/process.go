@@ -38,6 +38,7 @@ type wireEvent struct {
 	Output    json.RawMessage `json:"output"`
 	Params    int64           `json:"params"`
 	Trainable int64           `json:"trainable"`
+	Tensors   int64           `json:"tensors"`
 	// epoch
 	Epoch         int      `json:"epoch"`
 	TrainLoss     *float64 `json:"train_loss"`
@@ -68,6 +69,7 @@ var (
 	errTimeout = errors.New("deadline passed")
 	errFlood   = errors.New("output limit exceeded")
 	errEOF     = errors.New("event stream ended")
+	errDisk    = errors.New("scratch quota exceeded")
 )
 
 type tamperError struct{ msg string }
@@ -83,6 +85,8 @@ type stream struct {
 	events  chan wireEvent
 	evErr   error // why events closed (after it is closed)
 	flood   chan struct{}
+	disk    chan struct{} // closed when the scratch folder outgrew its quota (watchScratch); nil: not watched
+	diskMsg string
 	quit    chan struct{} // closed once the run is over: the reader stops
 	quitOne sync.Once
 	nonce   string
@@ -132,7 +136,9 @@ func startProc(cmd *exec.Cmd, spec map[string]any, outputLimit int64, keep int) 
 	p.log = newCapLog(keep, outputLimit, func() { close(p.flood) })
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
-	cmd.ExtraFiles = []*os.File{evW}
+	extra := cmd.ExtraFiles // the sandbox's (seccomp filter), from fd 4 on
+	cmd.ExtraFiles = append([]*os.File{evW}, extra...)
+	defer closeFiles(extra) // the child holds its own copies once started
 	cmd.WaitDelay = 2 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -249,6 +255,8 @@ func (p *stream) next(ctx context.Context, timeout time.Duration) (wireEvent, er
 		return ev, nil
 	case <-p.flood:
 		return wireEvent{}, errFlood
+	case <-p.disk:
+		return wireEvent{}, errDisk
 	case <-tc:
 		return wireEvent{}, errTimeout
 	case <-ctx.Done():
@@ -275,6 +283,8 @@ func (p *proc) resumed(n int) (time.Time, bool) {
 }
 
 func (p *proc) startedAt() time.Time { return p.started }
+func (p *proc) pid() int             { return p.cmd.Process.Pid }
+func (p *proc) diskMessage() string  { return p.diskMsg }
 func (p *proc) scratchDir() string   { return p.scratch }
 func (p *proc) keepPreds() bool      { return false }
 

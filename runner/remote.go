@@ -175,6 +175,8 @@ type remoteConn struct {
 func (c *remoteConn) decide(n int, word string) string { return c.w.Decide(n, word) }
 func (c *remoteConn) resumed(n int) (time.Time, bool)  { return c.w.Resumed(n) }
 func (c *remoteConn) startedAt() time.Time             { return c.started }
+func (c *remoteConn) pid() int                         { return 0 }
+func (c *remoteConn) diskMessage() string              { return "filled the scratch quota" }
 func (c *remoteConn) scratchDir() string               { return c.w.Scratch() }
 func (c *remoteConn) keepPreds() bool                  { return true }
 func (x *Remote) isCanceled(r *localRun) bool          { r.mu.Lock(); defer r.mu.Unlock(); return r.canceled }
@@ -182,7 +184,8 @@ func newResult(r *localRun, job Job, iso Isolation) *Result {
 	return &Result{RunID: r.id, Name: job.Name, CodeID: lemur.CodeID(job.Code), Batch: job.Batch,
 		Transform: job.Transform, Seed: job.Seed, Device: job.Device, Threads: job.Threads,
 		Isolation: iso, DatasetID: job.Data.Key, SplitID: job.Data.SplitID(), EpochsWanted: job.Epochs,
-		Dataset: job.Data.Name, Classes: job.Data.Classes, Started: time.Now()}
+		Dataset: job.Data.Name, Classes: job.Data.Classes, Data: job.Data.Provenance(), StageSeconds: map[Stage]float64{},
+		Started: time.Now()}
 }
 
 // train runs one launched worker to its end; a requeued job starts over.
@@ -256,11 +259,14 @@ func (x *Remote) train(ctx context.Context, r *localRun, w Worker, lim Limits) (
 // under sb with python py, seeing the worker code at workerDir, its
 // scratch folder at scratch and the dataset's public part at data (host
 // paths). SpecPaths says where the worker sees them.
-func WorkerCommand(sb *Sandbox, py *Python, workerDir, scratch, data string, threads int, cuda bool) (argv, env []string) {
-	l := &launch{py: py, worker: workerDir, scratch: scratch, threads: threads, cuda: cuda,
+func WorkerCommand(sb *Sandbox, py *Python, workerDir, scratch, data string, threads int, cuda bool) (argv, env []string, err error) {
+	l := &launch{py: py, worker: workerDir, scratch: scratch, threads: threads, cuda: cuda, elsewhere: true,
 		mounts: []Mount{{Host: data, Sandbox: "/nngpt/data"}}}
-	cmd := sb.command(l)
-	return cmd.Args, cmd.Env
+	cmd, err := sb.command(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cmd.Args, cmd.Env, nil
 }
 
 // SpecPaths are the scratch and data folders as a worker started by

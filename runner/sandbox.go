@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,10 +82,25 @@ func NewSandbox(ctx context.Context, mode SandboxMode) (*Sandbox, error) {
 func trySandbox(ctx context.Context, bwrap string, uid, gid int) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	args := append(baseArgs(false), "--", "/bin/sh", "-c", "exit 0")
-	args = append(systemBinds(), args...)
+	args := append(systemBinds(), baseArgs(false, DefaultLimits.TmpSize)...)
+	// The check uses the real filter too: a kernel without seccomp, or a
+	// bubblewrap that cannot install it, must not pass for a sandbox.
+	sec, err := seccompArgs()
+	if err != nil {
+		return err
+	}
+	defer closeFiles(sec.files)
+	args = append(append(append(args, sec.args...), sealArgs...), "--", "/bin/sh", "-c", "exit 0")
 	cmd := exec.CommandContext(ctx, bwrap, args...)
 	cmd.SysProcAttr = procAttr(uid, gid)
+	// ExtraFiles start at fd 3; seccompArgs names fd 4 (startProc puts the
+	// event pipe on 3), so 3 is a placeholder here.
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devNull.Close()
+	cmd.ExtraFiles = append([]*os.File{devNull}, sec.files...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
@@ -100,13 +116,52 @@ func procAttr(uid, gid int) *syscall.SysProcAttr {
 	return a
 }
 
-func baseArgs(net bool) []string {
+// baseArgs are the namespaces and the synthetic file systems: /proc, a
+// /dev of device nodes (made read-only once built), and sized tmpfs for
+// /tmp and /dev/shm, so a model cannot fill the host's memory through
+// them.
+func baseArgs(net bool, tmpSize int64) []string {
 	a := []string{"--unshare-all"}
 	if net {
 		a = append(a, "--share-net")
 	}
+	size := fmt.Sprint(tmpSize)
 	return append(a, "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-		"--proc", "/proc", "--dev", "/dev")
+		"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm",
+		"--size", size, "--tmpfs", "/tmp")
+}
+
+// sealArgs end a command line's mounts: the root tmpfs and /dev hold only
+// mount points and device nodes once built (the GPU's are bound in last),
+// so both become read-only and nothing can be written outside scratch
+// and the sized tmpfs.
+var sealArgs = []string{"--remount-ro", "/dev", "--remount-ro", "/"}
+
+// seccomp is the --seccomp part of a command line and the descriptor it
+// names.
+type seccomp struct {
+	args  []string
+	files []*os.File // ExtraFiles after the event pipe (fd 4 on)
+}
+
+// seccompArgs builds the filter's pipe; the program goes to fd 4, since
+// startProc puts the event pipe on fd 3.
+func seccompArgs() (seccomp, error) {
+	prog, err := seccompFilter()
+	if err != nil {
+		return seccomp{}, err
+	}
+	r, err := seccompPipe(seccompBytes(prog))
+	if err != nil {
+		return seccomp{}, err
+	}
+	return seccomp{args: []string{"--seccomp", "4"}, files: []*os.File{r}}, nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 // etcFiles are the parts of /etc a Python process needs: the dynamic
@@ -162,7 +217,11 @@ type launch struct {
 	net     bool
 	cuda    bool
 	threads int
+	tmpSize int64 // bytes of each of /tmp and /dev/shm (0: DefaultLimits.TmpSize)
 	env     []string
+	// elsewhere: the command runs on another machine (a cluster node),
+	// where the seccomp filter's descriptor cannot follow it.
+	elsewhere bool
 }
 
 // Paths the sandbox shows a worker.
@@ -183,9 +242,15 @@ func (s *Sandbox) scratchPath(l *launch) string {
 	return s.inside(Mount{Host: l.scratch, Sandbox: sbScratch})
 }
 
-// command builds the worker's command line.
-func (s *Sandbox) command(l *launch) *exec.Cmd {
+// command builds the worker's command line. With bubblewrap, the command
+// holds the seccomp filter's pipe in ExtraFiles; startProc puts the event
+// pipe before it and closes both once the worker started.
+func (s *Sandbox) command(l *launch) (*exec.Cmd, error) {
 	scratch := s.scratchPath(l)
+	tmpDir := scratch + "/tmp"
+	if s.Isolation == IsolationBwrap {
+		tmpDir = "/tmp" // the sandbox's own sized tmpfs
+	}
 	workerDir := s.inside(Mount{Host: l.worker, Sandbox: sbWorker})
 	pypath := []string{workerDir}
 	// Folders on the interpreter's sys.path outside its prefixes (user
@@ -206,7 +271,7 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 	env := []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + scratch,
-		"TMPDIR=" + scratch + "/tmp",
+		"TMPDIR=" + tmpDir,
 		"LANG=C.UTF-8",
 		"PYTHONPATH=" + strings.Join(pypath, ":"),
 		"PYTHONDONTWRITEBYTECODE=1",
@@ -219,7 +284,7 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 		// little on an idle one. The user's own setting wins.
 		"OMP_WAIT_POLICY=" + envOr("OMP_WAIT_POLICY", "PASSIVE"),
 		"TORCH_HOME=" + scratch + "/torch",
-		"MPLCONFIGDIR=" + scratch + "/tmp",
+		"MPLCONFIGDIR=" + tmpDir,
 	}
 	if l.cuda {
 		for _, k := range []string{"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"} {
@@ -236,7 +301,7 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 		cmd.Dir = l.scratch
 	} else {
 		args := systemBinds()
-		args = append(args, baseArgs(l.net)...)
+		args = append(args, baseArgs(l.net, cmp.Or(l.tmpSize, DefaultLimits.TmpSize))...)
 		// The interpreter and its packages where they live outside /usr.
 		var extra []string
 		for _, p := range append(append([]string{filepath.Dir(l.py.Real)}, l.py.Prefixes...), l.py.SysPath...) {
@@ -256,7 +321,6 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 		args = append(args,
 			"--ro-bind", l.worker, sbWorker,
 			"--bind", l.scratch, sbScratch,
-			"--bind", filepath.Join(l.scratch, "tmp"), "/tmp",
 		)
 		for _, m := range l.mounts {
 			if m.RW {
@@ -268,13 +332,23 @@ func (s *Sandbox) command(l *launch) *exec.Cmd {
 		if l.cuda {
 			args = append(args, nvidiaBinds()...)
 		}
+		var sec seccomp
+		if !l.elsewhere {
+			var err error
+			if sec, err = seccompArgs(); err != nil {
+				return nil, err
+			}
+		}
+		args = append(args, sec.args...)
+		args = append(args, sealArgs...)
 		args = append(args, "--chdir", sbScratch, "--")
 		args = append(args, argv...)
 		cmd = exec.Command(s.Bwrap, args...)
+		cmd.ExtraFiles = sec.files
 	}
 	cmd.Env = env
 	cmd.SysProcAttr = procAttr(s.UID, s.GID)
-	return cmd
+	return cmd, nil
 }
 
 // nvidiaBinds exposes the GPU: the device files, and /sys and the

@@ -191,7 +191,7 @@ func TestDatasetKey(t *testing.T) {
 	if a == (DatasetSpec{Name: "shapes", Seed: 1}).Key() {
 		t.Fatal("the seed is not in the key")
 	}
-	if k := (DatasetSpec{Name: "cifar-10"}).Key(); k != "cifar-10-full-v1" {
+	if k := (DatasetSpec{Name: "cifar-10"}).Key(); k != "cifar-10-full-v2" {
 		t.Fatalf("cifar key %s", k)
 	}
 }
@@ -207,7 +207,11 @@ func TestSandboxCommandExposesNothingOfTheHost(t *testing.T) {
 		SysPath: []string{"/usr/lib/python3.11", extra, extra + "/sub"}}
 	l := &launch{py: py, worker: "/cache/worker-x", scratch: "/tmp/s1", threads: 3,
 		mounts: []Mount{{Host: "/cache/datasets/k/public", Sandbox: "/nngpt/data"}}}
-	cmd := sb.command(l)
+	cmd, err := sb.command(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFiles(cmd.ExtraFiles)
 	args := strings.Join(cmd.Args, " ")
 	for _, want := range []string{"--unshare-all", "--die-with-parent", "--cap-drop ALL", "--new-session",
 		"--ro-bind /cache/worker-x /nngpt/worker", "--bind /tmp/s1 /nngpt/scratch", "--ro-bind /cache/datasets/k/public /nngpt/data",
@@ -230,9 +234,27 @@ func TestSandboxCommandExposesNothingOfTheHost(t *testing.T) {
 	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
 		t.Error("the worker does not get its own process group")
 	}
-	l.net = true
-	if !strings.Contains(strings.Join(sb.command(l).Args, " "), "--share-net") {
+	for _, want := range []string{"--seccomp 4", "--size 268435456 --tmpfs /tmp", "--size 268435456 --tmpfs /dev/shm", "--remount-ro /dev --remount-ro / "} {
+		if !strings.Contains(args, want) {
+			t.Errorf("command lacks %q:\n%s", want, args)
+		}
+	}
+	if len(cmd.ExtraFiles) != 1 {
+		t.Errorf("command holds %d extra files, want the seccomp pipe", len(cmd.ExtraFiles))
+	}
+	l.net, l.cuda = true, true
+	cmd2, err := sb.command(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFiles(cmd2.ExtraFiles)
+	args2 := strings.Join(cmd2.Args, " ")
+	if !strings.Contains(args2, "--share-net") {
 		t.Error("net: no --share-net")
+	}
+	// The GPU's device files are bound into /dev before it is sealed.
+	if i := strings.Index(args2, "--ro-bind /sys /sys"); i < 0 || i > strings.Index(args2, "--remount-ro /dev") {
+		t.Errorf("cuda: device binds after /dev is read-only:\n%s", args2)
 	}
 }
 

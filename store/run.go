@@ -26,24 +26,37 @@ type Run struct {
 	Batch           int        `json:"batch"`
 	EpochsRequested int        `json:"epochs_requested"`
 	// Status: ok, stopped (early, on request), failed, canceled.
-	Status         string     `json:"status"`
-	Stage          string     `json:"stage"` // last stage reached
-	FailureKind    string     `json:"failure_kind,omitempty"`
-	FailureMessage string     `json:"failure_message,omitempty"`
-	LogTail        string     `json:"log_tail,omitempty"`
-	Params         int64      `json:"params"`
-	Torch          string     `json:"torch"`
-	Python         string     `json:"python"`
-	Device         string     `json:"device"`
-	Threads        int        `json:"threads"`
-	Isolation      string     `json:"isolation"`
-	Seed           int64      `json:"seed"`
-	DatasetID      string     `json:"dataset_id"` // cache key of the prepared data
-	SplitID        string     `json:"split_id"`   // hash of the exact splits
-	Epochs         []RunEpoch `json:"epochs"`
-	BestAccuracy   float64    `json:"best_accuracy"`
-	StartedAt      time.Time  `json:"started_at"`
-	FinishedAt     time.Time  `json:"finished_at"`
+	Status         string `json:"status"`
+	Stage          string `json:"stage"` // last stage reached
+	FailureKind    string `json:"failure_kind,omitempty"`
+	FailureMessage string `json:"failure_message,omitempty"`
+	LogTail        string `json:"log_tail,omitempty"`
+	Params         int64  `json:"params"`
+	Torch          string `json:"torch"`
+	Python         string `json:"python"`
+	Device         string `json:"device"`
+	Threads        int    `json:"threads"`
+	Isolation      string `json:"isolation"`
+	Seed           int64  `json:"seed"`
+	DatasetID      string `json:"dataset_id"` // cache key of the prepared data
+	SplitID        string `json:"split_id"`   // hash of the exact splits
+	// The data trained and scored on: sizes, and whether they are a seeded
+	// subset of a real dataset (DataSeed drew it), so subset results are
+	// never taken for full-data ones.
+	TrainSize  int   `json:"train_size"`
+	TestSize   int   `json:"test_size"`
+	DataSubset bool  `json:"data_subset"`
+	DataSeed   int64 `json:"data_seed"`
+	// Measured by the coordinator: seconds of model code before the first
+	// epoch, resident memory gained over them; and the tensor elements the
+	// model holds, as the worker counted them.
+	SetupSeconds float64    `json:"setup_seconds"`
+	SetupMemory  int64      `json:"setup_memory"`
+	Tensors      int64      `json:"tensors"`
+	Epochs       []RunEpoch `json:"epochs"`
+	BestAccuracy float64    `json:"best_accuracy"`
+	StartedAt    time.Time  `json:"started_at"`
+	FinishedAt   time.Time  `json:"finished_at"`
 }
 
 // RunEpoch is one finished epoch of a run.
@@ -55,6 +68,7 @@ type RunEpoch struct {
 	TrainSeconds  float64  `json:"train_seconds"`
 	EvalSeconds   float64  `json:"eval_seconds"`
 	SamplesPerSec float64  `json:"samples_per_sec"`
+	Seconds       float64  `json:"seconds,omitempty"` // this epoch's wall time, coordinator's clock
 }
 
 // RunFilter selects runs; empty fields match everything.

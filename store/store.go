@@ -22,6 +22,7 @@ type Store interface {
 	HPO
 	RAG
 	Claims
+	Leases
 	Close() error
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/corpus"
+	"github.com/nngpt/nngpt/internal/termsafe"
+	"github.com/nngpt/nngpt/lemur"
 )
 
 func newLemurCmd(g *globals) *cobra.Command {
@@ -21,7 +23,8 @@ func newLemurCmd(g *globals) *cobra.Command {
 }
 
 func newLemurImportCmd(g *globals) *cobra.Command {
-	var asJSON, strict bool
+	var asJSON, strict, replaceCode bool
+	var maxFile, maxTotal int64
 	cmd := &cobra.Command{
 		Use:   "import PATH",
 		Short: "Import a LEMUR checkout, stat folder or .tar.gz into the workspace",
@@ -36,9 +39,13 @@ tree adds nothing.
 
 A broken file (bad or truncated JSON, not an array, a folder name without
 exactly four '_'-separated parts, NaN, a string where a number belongs,
-non-UTF-8, unreadable) is reported with its path and reason and skipped
-whole; the rest imports. The exit status is 2 when anything was skipped;
---strict stops at the first problem and imports nothing.`,
+non-UTF-8, unreadable, accuracy outside [0, 1], an epoch past 100000, a
+symlink, FIFO or device, a file over --max-file) is reported with its path
+and reason and skipped whole; the rest imports. Symlinks are never
+followed. Code whose name is already stored with other code is kept as it
+is (code_conflict) unless --replace-code, and each replacement is
+reported. The exit status is 2 when anything was skipped; --strict stops
+at the first problem and imports nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -47,7 +54,8 @@ whole; the rest imports. The exit status is 2 when anything was skipped;
 				return err
 			}
 			defer ws.Close()
-			rep, err := corpus.Import(ctx, ws.Store, args[0], corpus.ImportOptions{Strict: strict})
+			rep, err := corpus.Import(ctx, ws.Store, args[0], corpus.ImportOptions{Strict: strict, ReplaceCode: replaceCode,
+				Limits: lemur.ReadOptions{MaxEntry: maxFile, MaxTotal: maxTotal}})
 			if err != nil {
 				return err
 			}
@@ -67,6 +75,9 @@ whole; the rest imports. The exit status is 2 when anything was skipped;
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as one JSON object")
 	cmd.Flags().BoolVar(&strict, "strict", false, "stop at the first problem and import nothing")
+	cmd.Flags().BoolVar(&replaceCode, "replace-code", false, "let the tree's code replace stored code of the same name (reported)")
+	cmd.Flags().Int64Var(&maxFile, "max-file", 16<<20, "skip files (and archive entries) larger than this many bytes")
+	cmd.Flags().Int64Var(&maxTotal, "max-total", 16<<30, "stop when the tree (an archive: unpacked) exceeds this many bytes")
 	return cmd
 }
 
@@ -83,6 +94,9 @@ func printImport(g *globals, r *corpus.Report) {
 	if len(kinds) > 0 {
 		fmt.Fprintf(w, "  code       %s (%d new, %d already present)\n", strings.Join(kinds, ", "), r.Codes.New, r.Codes.Present)
 	}
+	for _, c := range r.Replaced {
+		fmt.Fprintf(w, "  replaced   code of %s (--replace-code)\n", termsafe.Clean(c))
+	}
 	if n := r.SkippedFiles(); n > 0 {
 		fmt.Fprintf(w, "  skipped    %d file(s):\n", n)
 		var reasons []string
@@ -94,7 +108,7 @@ func printImport(g *globals, r *corpus.Report) {
 			fmt.Fprintf(w, "    %-16s %d\n", k, r.Skipped[k])
 		}
 		for _, p := range r.Problems {
-			fmt.Fprintf(g.stderr, "skipped %s: %s: %s\n", p.Path, p.Reason, p.Detail)
+			fmt.Fprintf(g.stderr, "skipped %s: %s: %s\n", termsafe.Clean(p.Path), p.Reason, termsafe.Clean(p.Detail))
 		}
 	}
 }

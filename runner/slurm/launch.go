@@ -175,7 +175,10 @@ func (l *launcher) submit(ctx context.Context, ln *runner.Launch) (runner.Worker
 		if err := os.WriteFile(filepath.Join(dir, v.file), spec, 0o600); err != nil {
 			return nil, fmt.Errorf("slurm: job spec: %w", err)
 		}
-		argv, env := runner.WorkerCommand(v.sb, l.o.Python, l.worker, scratch, data, job.Threads, cuda)
+		argv, env, err := runner.WorkerCommand(v.sb, l.o.Python, l.worker, scratch, data, job.Threads, cuda)
+		if err != nil {
+			return nil, err
+		}
 		if v.sb == sbB {
 			argv[0] = "bwrap" // found on the node's PATH
 		}

@@ -15,7 +15,8 @@ import (
 
 const runCols = `id, origin, nn, code_id, task, dataset, metric, transform, uid, prm, batch, epochs_requested, epochs_done,
 	status, stage, failure_kind, failure_message, log_tail, params, torch, python, device, threads, isolation, seed,
-	dataset_id, split_id, epochs, best_accuracy, started_at, finished_at`
+	dataset_id, split_id, epochs, best_accuracy, started_at, finished_at,
+	train_size, test_size, data_subset, data_seed, setup_seconds, setup_memory, tensors`
 
 // PutRun inserts r or replaces the run with its ID.
 func (db *DB) PutRun(ctx context.Context, r store.Run) error {
@@ -39,11 +40,12 @@ func (db *DB) PutRun(ctx context.Context, r store.Run) error {
 	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO nngpt_run (`+runCols+`)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			r.ID, r.Origin, r.NN, r.CodeID, r.Task, r.Dataset, r.Metric, r.Transform, r.UID, string(prm), r.Batch,
 			r.EpochsRequested, len(r.Epochs), r.Status, r.Stage, r.FailureKind, r.FailureMessage, r.LogTail, r.Params,
 			r.Torch, r.Python, r.Device, r.Threads, r.Isolation, r.Seed, r.DatasetID, r.SplitID, string(ej),
-			r.BestAccuracy, fmtTime(r.StartedAt), fmtTime(r.FinishedAt))
+			r.BestAccuracy, fmtTime(r.StartedAt), fmtTime(r.FinishedAt),
+			r.TrainSize, r.TestSize, r.DataSubset, r.DataSeed, r.SetupSeconds, r.SetupMemory, r.Tensors)
 		if err != nil {
 			return fmt.Errorf("put run %s: %w", r.ID, err)
 		}
@@ -117,7 +119,8 @@ func scanRun(s scanner) (store.Run, error) {
 	err := s.Scan(&r.ID, &r.Origin, &r.NN, &r.CodeID, &r.Task, &r.Dataset, &r.Metric, &r.Transform, &r.UID, &prm,
 		&r.Batch, &r.EpochsRequested, &done, &r.Status, &r.Stage, &r.FailureKind, &r.FailureMessage, &r.LogTail,
 		&r.Params, &r.Torch, &r.Python, &r.Device, &r.Threads, &r.Isolation, &r.Seed, &r.DatasetID, &r.SplitID,
-		&epochs, &r.BestAccuracy, &started, &finished)
+		&epochs, &r.BestAccuracy, &started, &finished,
+		&r.TrainSize, &r.TestSize, &r.DataSubset, &r.DataSeed, &r.SetupSeconds, &r.SetupMemory, &r.Tensors)
 	if err != nil {
 		return r, err
 	}

@@ -10,6 +10,13 @@ the job succeeded, so a half-written cache is never used):
     private/test_y.npy  uint8 or int64 (M,)          -- never enters a sandbox
 
 Only ``public`` is bound (read-only) into training sandboxes.
+
+The test split is drawn with ``test_secret``, a random value the coordinator
+passes on stdin and keeps nowhere: shapes' test images are generated from
+it, and a real dataset's test subset and its order are a permutation drawn
+from it. The labels in ``private`` follow that order. Nothing in ``public``
+(nor the cache's name) holds the secret, so a model can neither regenerate
+the test split nor line up a published label list with the images it gets.
 """
 
 import gzip
@@ -45,12 +52,16 @@ def run(spec, ch):
     name = spec["name"]
     out = spec["out"]
     p = spec.get("params") or {}
+    secret = _secret_rng(spec.get("test_secret"))
+    subset = False
     if name == "shapes":
-        tr, te = shapes(p)
+        tr, te = shapes(p, secret)
     else:
         tr, te = real(name, spec.get("data_dir") or "", bool(spec.get("download")))
-        tr = _subset(tr, p.get("n_train"), p.get("seed", 0))
-        te = _subset(te, p.get("n_test"), p.get("seed", 0) + 1)
+        n_tr, n_te = len(tr[1]), len(te[1])
+        tr = _subset(tr, p.get("n_train"), np.random.default_rng(int(p.get("seed", 0))), True)
+        te = _subset(te, p.get("n_test"), secret, False)
+        subset = len(tr[1]) < n_tr or len(te[1]) < n_te
     (xtr, ytr), (xte, yte) = tr, te
     classes = int(p.get("classes") or 0) or int(max(ytr.max(), yte.max()) + 1)
     os.makedirs(os.path.join(out, "public"), exist_ok=True)
@@ -73,6 +84,8 @@ def run(spec, ch):
         "n_test": int(xte.shape[0]),
         "mean": [round(float(v), 6) for v in f.mean(axis=(0, 2, 3))],
         "std": [round(float(v), 6) for v in f.std(axis=(0, 2, 3))],
+        "subset": subset,
+        "seed": int(p.get("seed", 0)),
         "params": p,
     }
     with open(os.path.join(out, "public", "meta.json"), "w") as fh:
@@ -80,11 +93,23 @@ def run(spec, ch):
     ch.emit("done", meta=meta)
 
 
-def _subset(split, n, seed):
+def _secret_rng(secret):
+    if not secret or len(secret) < 32:
+        raise DataError("prepare: the job carries no test secret (coordinator and worker versions differ?)")
+    return np.random.default_rng(np.random.SeedSequence(int(secret, 16)))
+
+
+def _subset(split, n, rng, keep_order):
+    """n items (all when n is 0 or too big) drawn with rng; the training
+    subset keeps the source's order, the test split is shuffled."""
     x, y = split
-    if not n or n >= len(y):
+    idx = rng.permutation(len(y))
+    if n and n < len(y):
+        idx = idx[:n]
+    elif keep_order:
         return x, y
-    idx = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+    if keep_order:
+        idx = np.sort(idx)
     return x[idx], y[idx]
 
 
@@ -93,7 +118,7 @@ def _subset(split, n, seed):
 SHAPES = ("disk", "square", "triangle", "plus", "ring", "diamond", "cross", "hbar", "vbar", "frame")
 
 
-def shapes(p):
+def shapes(p, secret):
     """Procedural RGB shapes, deterministic for a given seed.
 
     Each image holds one shape (the class) of random size, position,
@@ -111,10 +136,8 @@ def shapes(p):
         raise DataError("shapes: classes=%d, want 2..%d" % (classes, len(SHAPES)))
     if size < 8:
         raise DataError("shapes: size=%d, want at least 8" % size)
-    ss = np.random.SeedSequence(seed)
-    a, b = ss.spawn(2)
-    return _shapes(np.random.default_rng(a), n_train, size, classes), \
-        _shapes(np.random.default_rng(b), n_test, size, classes)
+    train = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return _shapes(train, n_train, size, classes), _shapes(secret, n_test, size, classes)
 
 
 def _shapes(rng, n, size, classes):

@@ -152,14 +152,24 @@ class Harness:
                           % (tuple(xb.shape), tuple(out.shape), nb, classes))
         self.ch.emit("stage", stage="forward", output=list(out.shape))
 
-        # params
+        # params: nn.Parameters, and every tensor the model holds (buffers,
+        # plain tensor attributes, module globals), which the limit applies
+        # to. Model code could fake this count; the coordinator checks the
+        # memory the worker gained from outside.
         self.stage = "params"
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        held = held_elements(model, mod)
         limit = int(sp.get("max_params") or 0)
         if limit > 0 and total > limit:
             raise Failure("too_big", "%d parameters, limit %d (raise it with --max-params)" % (total, limit))
-        self.ch.emit("stage", stage="params", params=total, trainable=trainable)
+        if limit > 0 and held > limit:
+            raise Failure("too_big", "the model holds %d tensor elements (%d of them parameters), limit %d: "
+                          "plain tensors and buffers count too (raise it with --max-params)" % (held, total, limit))
+        self.ch.emit("stage", stage="params", params=total, trainable=trainable, tensors=held)
+        # The coordinator measures the worker's memory now, then says go.
+        if self.ctl.next() != "go":
+            return
 
         epochs = int(sp.get("epochs") or 1)
         progress = {"epoch": 1, "last": 0.0}
@@ -285,6 +295,54 @@ class Harness:
             model.criteria = seq if isinstance(crit, (tuple, list)) else wrapped
         else:
             raise Failure("contract", "self.criteria[0] is %s, not callable" % type(first).__name__)
+
+
+def held_elements(model, mod, limit=2_000_000):
+    """Elements of every distinct tensor storage reachable from the model
+    object and the model module's globals (through containers, closures
+    and the model's own classes; not through other modules or foreign
+    classes), visiting at most limit objects."""
+    import gc
+    import types
+
+    import torch
+
+    seen, storages = set(), {}
+    stack = [model] + list(vars(mod).values())
+    visited = 0
+    while stack and visited < limit:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        visited += 1
+        if isinstance(o, torch.Tensor):
+            try:
+                st = o.storage()
+                key = (st.device.type, st.data_ptr())
+                storages[key] = max(storages.get(key, 0), st.size())
+            except Exception:
+                storages[("id", id(o))] = o.numel()
+            continue
+        if type(o).__name__ == "ndarray" and hasattr(o, "size"):
+            base = o
+            while getattr(base, "base", None) is not None and type(base.base).__name__ == "ndarray":
+                base = base.base
+            storages[("np", id(base))] = int(base.size)
+            continue
+        if isinstance(o, (types.ModuleType, str, bytes, int, float, bool)) or o is None:
+            continue
+        if isinstance(o, type) and getattr(o, "__module__", None) != mod.__name__:
+            continue
+        if isinstance(o, types.BuiltinFunctionType):
+            continue
+        if isinstance(o, (types.FunctionType, types.MethodType)) and \
+                getattr(o, "__module__", None) not in (mod.__name__, None):
+            continue
+        if isinstance(o, dict) and o is not vars(mod) and any(v is torch for v in o.values()):
+            continue  # some module's globals
+        stack.extend(gc.get_referents(o))
+    return int(sum(storages.values()))
 
 
 def _exec_module(code, path, name):

@@ -31,35 +31,49 @@ def write_idx(path, arr, gz):
         fh.write(head + arr.tobytes())
 
 
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
 class Shapes(unittest.TestCase):
     def test_deterministic_balanced_and_sized(self):
-        a = prepare.shapes({"n_train": 200, "n_test": 50, "seed": 3, "size": 24, "classes": 5})
-        b = prepare.shapes({"n_train": 200, "n_test": 50, "seed": 3, "size": 24, "classes": 5})
-        c = prepare.shapes({"n_train": 200, "n_test": 50, "seed": 4, "size": 24, "classes": 5})
+        p = {"n_train": 200, "n_test": 50, "seed": 3, "size": 24, "classes": 5}
+        a = prepare.shapes(p, prepare._secret_rng(SECRET))
+        b = prepare.shapes(p, prepare._secret_rng(SECRET))
+        c = prepare.shapes(dict(p, seed=4), prepare._secret_rng(SECRET))
+        other = prepare.shapes(p, prepare._secret_rng("f" * 32))
         self.assertEqual(a[0][0].shape, (200, 3, 24, 24))
         self.assertEqual(a[1][0].shape, (50, 3, 24, 24))
         self.assertTrue(np.array_equal(a[0][0], b[0][0]) and np.array_equal(a[1][1], b[1][1]))
         self.assertFalse(np.array_equal(a[0][0], c[0][0]))
+        # the seed fixes the training split; only the secret fixes the test split
+        self.assertTrue(np.array_equal(a[0][0], other[0][0]))
+        self.assertFalse(np.array_equal(a[1][0], other[1][0]))
         self.assertEqual(set(np.unique(a[0][1])), set(range(5)))
         # train and test are different draws
         self.assertFalse(np.array_equal(a[0][0][:50], a[1][0]))
 
     def test_bad_params(self):
         with self.assertRaises(prepare.DataError):
-            prepare.shapes({"classes": 11})
+            prepare.shapes({"classes": 11}, prepare._secret_rng(SECRET))
         with self.assertRaises(prepare.DataError):
-            prepare.shapes({"size": 4})
+            prepare.shapes({"size": 4}, prepare._secret_rng(SECRET))
+        with self.assertRaises(prepare.DataError):
+            prepare._secret_rng("")
 
     def test_run_writes_public_and_private(self):
         with tempfile.TemporaryDirectory() as out:
             ch = Chan()
-            prepare.run({"name": "shapes", "out": out, "params": {"n_train": 64, "n_test": 16, "classes": 4}}, ch)
+            prepare.run({"name": "shapes", "out": out, "params": {"n_train": 64, "n_test": 16, "classes": 4}, "test_secret": SECRET}, ch)
             self.assertEqual(sorted(os.listdir(os.path.join(out, "public"))), ["meta.json", "test_x.npy", "train_x.npy", "train_y.npy"])
             self.assertEqual(os.listdir(os.path.join(out, "private")), ["test_y.npy"])
             with open(os.path.join(out, "public", "meta.json")) as fh:
                 meta = json.load(fh)
             self.assertEqual((meta["classes"], meta["n_train"], meta["n_test"], meta["channels"]), (4, 64, 16, 3))
             self.assertEqual(ch.events[-1]["t"], "done")
+            for root, _, files in os.walk(os.path.join(out, "public")):
+                for f in files:
+                    with open(os.path.join(root, f), "rb") as fh:
+                        self.assertNotIn(SECRET.encode(), fh.read(), "the secret leaked into " + f)
 
 
 class RealDatasets(unittest.TestCase):
@@ -119,10 +133,23 @@ class RealDatasets(unittest.TestCase):
     def test_subset_is_seeded(self):
         x = np.arange(100).reshape(100, 1, 1, 1).astype(np.uint8)
         y = np.arange(100)
-        a = prepare._subset((x, y), 10, 1)
-        b = prepare._subset((x, y), 10, 1)
+        a = prepare._subset((x, y), 10, np.random.default_rng(1), True)
+        b = prepare._subset((x, y), 10, np.random.default_rng(1), True)
         self.assertTrue(np.array_equal(a[1], b[1]))
         self.assertEqual(len(a[1]), 10)
+        self.assertTrue(np.all(np.diff(a[1]) > 0), "a training subset keeps the source's order")
+        full = prepare._subset((x, y), 0, np.random.default_rng(1), True)
+        self.assertTrue(np.array_equal(full[1], y))
+
+    def test_test_split_is_shuffled_by_the_secret(self):
+        x = np.arange(100).reshape(100, 1, 1, 1).astype(np.uint8)
+        y = np.arange(100)
+        a = prepare._subset((x, y), 0, prepare._secret_rng(SECRET), False)
+        b = prepare._subset((x, y), 0, prepare._secret_rng("e" * 32), False)
+        self.assertEqual(sorted(a[1]), list(y))
+        self.assertTrue(np.array_equal(a[0].reshape(-1), a[1]), "images and labels move together")
+        self.assertFalse(np.array_equal(a[1], y))
+        self.assertFalse(np.array_equal(a[1], b[1]))
 
 
 class Transforms(unittest.TestCase):
@@ -199,3 +226,30 @@ ch.emit("done")
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HeldElements(unittest.TestCase):
+    def test_counts_every_tensor_the_model_holds_once(self):
+        import types
+
+        import torch
+
+        from nngpt_worker import train
+
+        mod = types.ModuleType("nngpt_model")
+
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(10, 10)                   # 110 parameters
+                self.register_buffer("mask", torch.ones(5))         # 5
+                self.plain = torch.zeros(100)                       # 100
+                self.rows = [torch.zeros(7), {"w": torch.zeros(3)}]  # 10
+                self.view = self.plain[:50]                         # shares plain's storage
+                self.arr = np.zeros(20)                             # 20
+
+        Net.__module__ = mod.__name__
+        mod.Net = Net
+        mod.TABLE = torch.zeros(1000)                               # 1000, in the module's globals
+        mod.torch = torch                                           # another module: not walked
+        self.assertEqual(train.held_elements(Net(), mod), 110 + 5 + 100 + 10 + 20 + 1000)
