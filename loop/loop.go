@@ -148,6 +148,23 @@ func (e *Engine) log() *slog.Logger {
 // end or the time budget (0: none), whichever comes first.
 func (e *Engine) Run(ctx context.Context, plan Plan, budget time.Duration) (*Result, error) {
 	l, set := plan.Loop, plan.Settings
+	// One writer per loop: a second coordinator is refused with who holds
+	// the loop; one whose lease is lost (it hung past its TTL and another
+	// took over) stops writing.
+	lease, err := store.Hold(ctx, e.Store, store.LoopLease(l.ID), store.HoldOptions{Logger: e.Log})
+	if err != nil {
+		return nil, fmt.Errorf("loop %s: %w", l.ID, err)
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel(fmt.Errorf("loop %s: lease lost: %w", l.ID, lease.Err()))
+		case <-ctx.Done():
+		}
+	}()
 	if !plan.Resumed {
 		if err := e.Store.PutLoop(ctx, l); err != nil {
 			return nil, err
@@ -206,7 +223,6 @@ func (e *Engine) Run(ctx context.Context, plan Plan, budget time.Duration) (*Res
 		return res, err
 	}
 	res.Loop = l
-	var err error
 	res.Candidates, err = e.Store.Candidates(ctx, l.ID)
 	e.emit(Event{Type: EventLoopDone, Loop: l.ID, Cycles: l.Cycles})
 	return res, err
@@ -530,6 +546,11 @@ func ptr[T any](v T) *T { return &v }
 // admit puts the cycle's good models into the corpus: their code in the nn
 // table and their epochs as LEMUR stat rows. Re-running it is harmless.
 func (e *Engine) admit(ctx context.Context, cfg Settings, rows []store.CandidateRow) error {
+	if e.Data.Subset {
+		// A subset's accuracy is not the dataset's: LEMUR's rows, which
+		// prompts, predictors and HPO learn from, take full-data results only.
+		return nil
+	}
 	bar := cfg.Admit * e.Data.Chance()
 	for i := range rows {
 		row := &rows[i]

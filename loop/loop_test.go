@@ -6,6 +6,7 @@ import (
 	"iter"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 
 	"github.com/nngpt/nngpt/lemur"
@@ -276,5 +277,32 @@ func TestLoopStoresRunRecords(t *testing.T) {
 	}
 	if n != len(res.Candidates) {
 		t.Fatalf("%d run records for %d trained candidates", n, len(res.Candidates))
+	}
+}
+
+// TestLoopOneWriter: a loop another coordinator holds is refused, naming
+// the holder; nothing is written.
+func TestLoopOneWriter(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "nngpt.db"))
+	ex := &fakeExec{trains: map[string]int{}}
+	eng := newEngine(st, ex, fakeGen{})
+	plan, err := Resolve(ctx, st, Selection{}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.Hold(ctx, st, store.LoopLease(plan.Loop.ID), store.HoldOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Run(ctx, plan, 0); err == nil || !strings.Contains(err.Error(), "held by") {
+		t.Fatalf("a held loop ran: %v", err)
+	}
+	if len(ex.trains) != 0 {
+		t.Fatalf("trained %v while another coordinator held the loop", ex.trains)
+	}
+	other.Release(ctx)
+	if res, err := eng.Run(ctx, plan, 0); err != nil || res.Loop.Status != store.LoopDone {
+		t.Fatalf("after the release: %v", err)
 	}
 }
