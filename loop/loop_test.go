@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nngpt/nngpt/lemur"
