@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +33,20 @@ type LeaseInfo struct {
 
 // Expired reports whether the lease ran out at now.
 func (l LeaseInfo) Expired(now time.Time) bool { return !now.Before(l.Expires) }
+
+// Abandoned reports a lease nobody holds any more: expired, or held by a
+// process of this host that no longer exists (a coordinator killed with
+// SIGKILL need not be waited for).
+func (l LeaseInfo) Abandoned(now time.Time) bool {
+	if l.Expired(now) {
+		return true
+	}
+	host, err := os.Hostname()
+	if err != nil || host != l.Host || l.PID <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(l.PID, 0), syscall.ESRCH)
+}
 
 func (l LeaseInfo) String() string {
 	return fmt.Sprintf("pid %d on host %s (acquired %s, last heartbeat %s, expires %s)", l.PID, l.Host,
@@ -78,7 +93,7 @@ func LoopLease(loopID string) string { return "loop/" + loopID }
 // recorded as running whose lease is gone or expired is interrupted (its
 // coordinator died without saying so).
 func EffectiveStatus(l Loop, lease LeaseInfo, ok bool, now time.Time) LoopStatus {
-	if l.Status == LoopRunning && (!ok || lease.Expired(now)) {
+	if l.Status == LoopRunning && (!ok || lease.Abandoned(now)) {
 		return LoopInterrupted
 	}
 	return l.Status

@@ -33,7 +33,7 @@ func (db *DB) AcquireLease(ctx context.Context, name string, holder store.LeaseI
 			return err
 		}
 		if ok && cur.Token != "" && cur.Token != holder.Token {
-			if !cur.Expired(now) {
+			if !cur.Abandoned(now) {
 				return &store.LeaseHeldError{Holder: cur}
 			}
 			prev = &cur
