@@ -56,8 +56,10 @@ func DefaultScreenPolicies(explore float64, seed uint64) []NamedScreen {
 		{"admission bar only", with(func(p *predict.ScreenPolicy) { p.TopShare = 0 })},
 		{"top 10% (default)", def},
 		{"top 10%, margin -0.05", with(func(p *predict.ScreenPolicy) { p.Margin = -0.05 })},
-		{"top 10%, margin -0.10", with(func(p *predict.ScreenPolicy) { p.Margin = -0.10 })},
+		{"top 10%, margin +0.05", with(func(p *predict.ScreenPolicy) { p.Margin = 0.05 })},
 		{"top 20%", with(func(p *predict.ScreenPolicy) { p.TopShare = 0.2 })},
+		{"top 30%", with(func(p *predict.ScreenPolicy) { p.TopShare = 0.3 })},
+		{"top 50%", with(func(p *predict.ScreenPolicy) { p.TopShare = 0.5 })},
 	}
 }
 
