@@ -40,24 +40,26 @@ type NamedScreen struct {
 
 // DefaultScreenPolicies are the screening policies the benchmark compares
 // (each with the default early stopping): none, the validity bar alone,
-// the top decile by the upper bound (the default), and more or less
-// careful margins; each trains a share explore of what it would screen,
+// and references from the top decile to the top half by the upper bound
+// (the default: the top 30%), with more or less careful margins; each trains a share explore of what it would screen,
 // drawn from seed.
 func DefaultScreenPolicies(explore float64, seed uint64) []NamedScreen {
 	def := predict.DefaultScreenPolicy()
 	def.Explore, def.Seed = explore, seed
-	with := func(f func(*predict.ScreenPolicy)) predict.ScreenPolicy {
+	top := func(share, margin float64) predict.ScreenPolicy {
 		p := def
-		f(&p)
+		p.TopShare, p.Margin = share, margin
 		return p
 	}
 	return []NamedScreen{
 		{"no screening", predict.ScreenPolicy{Admission: -1}},
-		{"admission bar only", with(func(p *predict.ScreenPolicy) { p.TopShare = 0 })},
-		{"top 10% (default)", def},
-		{"top 10%, margin -0.05", with(func(p *predict.ScreenPolicy) { p.Margin = -0.05 })},
-		{"top 10%, margin -0.10", with(func(p *predict.ScreenPolicy) { p.Margin = -0.10 })},
-		{"top 20%", with(func(p *predict.ScreenPolicy) { p.TopShare = 0.2 })},
+		{"admission bar only", top(0, 0)},
+		{"top 10%", top(0.1, 0)},
+		{"top 10%, margin -0.05", top(0.1, -0.05)},
+		{"top 10%, margin +0.05", top(0.1, 0.05)},
+		{"top 20%", top(0.2, 0)},
+		{"top 30% (default)", def},
+		{"top 50%", top(0.5, 0)},
 	}
 }
 

@@ -40,10 +40,14 @@ type ScreenPolicy struct {
 }
 
 // DefaultScreenPolicy screens candidates whose upper bound cannot reach
-// the validity bar or the top decile of their task and dataset, or that
-// are predicted 0.2 below their parent, and trains a tenth of them anyway.
+// the validity bar or the top 30% of their task and dataset, or that are
+// predicted 0.2 below their parent, and trains a tenth of them anyway. On
+// held-out LEMUR runs (with default early stopping) the top decile as
+// reference loses 9% of the true top-decile runs, the top 30% about 4%
+// while raising the epochs saved from 54% to 56% and skipping 13-14% of
+// the trainings ('nngpt bench prune').
 func DefaultScreenPolicy() ScreenPolicy {
-	return ScreenPolicy{TopShare: 0.1, MinBoard: 20, ParentGap: 0.2, Explore: 0.1}
+	return ScreenPolicy{TopShare: 0.3, MinBoard: 20, ParentGap: 0.2, Explore: 0.1}
 }
 
 // Candidate is what the loop knows of a candidate before training it.
