@@ -9,6 +9,8 @@ takes and whether they are lists or dicts of feature maps. Several
 candidates are tried, cheapest first, within a time budget.
 """
 
+import __future__
+import ast
 import collections.abc
 import contextlib
 import functools
@@ -734,7 +736,23 @@ def _exec_builders(b, path):
     mod.__dict__["__nngpt_source__"] = b["code"]
     mod.__dict__["__file__"] = path  # the block's: repository code reads its own folder
     sys.modules[name] = mod
-    exec(compile(b["code"], "<builders of %s>" % b["class"], "exec", dont_inherit=True), mod.__dict__)
+    # Statement by statement: a builder or an offered constant that needs a
+    # package missing here (an import at its top) must not sink the others.
+    fname = "<builders of %s>" % b["class"]
+    tree = ast.parse(b["code"], fname)
+    flags = 0  # a __future__ import holds for every statement after it
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for a in node.names:
+                flags |= getattr(__future__, a.name).compiler_flag
+    first = None
+    for node in tree.body:
+        try:
+            exec(compile(ast.Module(body=[node], type_ignores=[]), fname, "exec", flags=flags, dont_inherit=True), mod.__dict__)
+        except Exception as e:
+            first = first or e
+    if first is not None and b["class"] not in mod.__dict__:
+        raise first
     return mod
 
 
