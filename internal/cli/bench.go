@@ -24,6 +24,7 @@ folder or .tar.gz) and default to ../shared/lemur/lemur-stat-dev.tar.gz.`,
 		newBenchPruneCmd(g),
 		newBenchRAGCmd(g),
 		newBenchHPOCmd(g),
+		newBenchTPECmd(g),
 	)
 	return cmd
 }
