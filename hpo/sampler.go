@@ -19,6 +19,9 @@ type Observation struct {
 	Pruned  bool
 	Pending bool
 	Step    int // last reported step of a pruned trial
+	// Losses are every objective of a complete trial of a multi-objective
+	// study, each to minimise; nil otherwise.
+	Losses []float64
 }
 
 // Sampler proposes the next point of a search. Implementations must be

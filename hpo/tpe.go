@@ -78,11 +78,16 @@ func (t *TPE) Sample(sp *Space, obs []Observation, rng *rand.Rand) []float64 {
 	if finished < max(t.Startup, 1) {
 		return sp.Random(rng)
 	}
-	order := make([]int, len(obs))
-	for i := range order {
-		order[i] = i
+	var order []int
+	if slices.ContainsFunc(obs, func(o Observation) bool { return len(o.Losses) > 1 }) {
+		order = multiOrder(obs)
+	} else {
+		order = make([]int, len(obs))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return lessObs(&obs[order[a]], &obs[order[b]]) })
 	}
-	sort.SliceStable(order, func(a, b int) bool { return lessObs(&obs[order[a]], &obs[order[b]]) })
 	nGood := min(max(t.Gamma(len(obs)), 1), finished)
 	good := make([]bool, len(obs))
 	for _, i := range order[:nGood] {

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -121,7 +123,8 @@ func newHPOShowCmd(g *globals) *cobra.Command {
 						rows[i].Value = &v
 					}
 				}
-				return writeJSON(g, map[string]any{"study": summarise(info, ts), "space": info.Space, "trials": rows})
+				return writeJSON(g, map[string]any{"study": summarise(info, ts), "space": info.Space, "trials": rows,
+					"objectives": info.Objectives, "pareto": paretoRows(info, ts)})
 			}
 			w := g.stdout
 			s := summarise(info, ts)
@@ -153,6 +156,7 @@ func newHPOShowCmd(g *globals) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
+			writePareto(w, info, ts)
 			best, ok, _ := hpo.BestOf(ts, info.Direction)
 			if !ok {
 				fmt.Fprintln(w, "no trial has completed yet")
@@ -184,6 +188,59 @@ func loadStudy(ctx context.Context, storage hpo.StoreStorage, name string) (hpo.
 		return hpo.StudyInfo{}, nil, fmt.Errorf("no study %q: the workspace has no study yet (`nngpt hpo MODEL.py` starts one)", name)
 	}
 	return hpo.StudyInfo{}, nil, fmt.Errorf("no study %q; the workspace has: %s", name, strings.Join(names, ", "))
+}
+
+// paretoRow is one trial of a multi-objective study's Pareto front.
+type paretoRow struct {
+	Trial  int                `json:"trial"`
+	Values map[string]float64 `json:"values"`
+	Params map[string]any     `json:"params"`
+}
+
+// paretoRows is the study's Pareto front (nil for one objective).
+func paretoRows(info hpo.StudyInfo, ts []hpo.Trial) []paretoRow {
+	if !info.MultiObjective() {
+		return nil
+	}
+	var out []paretoRow
+	for _, t := range hpo.ParetoTrials(ts, info.Objectives) {
+		r := paretoRow{Trial: t.Number, Values: map[string]float64{}, Params: dictMap(t.Params)}
+		for i, o := range info.Objectives {
+			r.Values[o.Name] = t.Values[i]
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// writePareto prints a multi-objective study's Pareto front, best first
+// objective first.
+func writePareto(w io.Writer, info hpo.StudyInfo, ts []hpo.Trial) {
+	if !info.MultiObjective() {
+		return
+	}
+	front := hpo.ParetoTrials(ts, info.Objectives)
+	sort.SliceStable(front, func(i, j int) bool {
+		if info.Objectives[0].Direction == hpo.Maximize {
+			return front[i].Values[0] > front[j].Values[0]
+		}
+		return front[i].Values[0] < front[j].Values[0]
+	})
+	var names []string
+	for _, o := range info.Objectives {
+		names = append(names, o.Name+" ("+string(o.Direction)[:3]+")")
+	}
+	fmt.Fprintf(w, "Pareto front: %d of %d trials (%s)\n", len(front), len(ts), strings.Join(names, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "trial\t"+strings.Join(names, "\t")+"\tparams")
+	for _, t := range front {
+		row := []string{fmt.Sprint(t.Number)}
+		for _, v := range t.Values {
+			row = append(row, fmt.Sprintf("%.4g", v))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t"+fmtParams(t.Params))
+	}
+	tw.Flush()
 }
 
 func orDash(s string) string {
