@@ -51,18 +51,18 @@ type Step struct {
 
 // Trial is one configuration of a study and what became of it.
 type Trial struct {
-	Number       int        `json:"number"`
-	State        State      `json:"state"`
-	Params       lemur.Dict `json:"-"`
-	Value        float64    `json:"value"` // the (first) objective when Complete; the last step's when Pruned
+	Number int        `json:"number"`
+	State  State      `json:"state"`
+	Params lemur.Dict `json:"-"`
+	Value  float64    `json:"value"` // the (first) objective when Complete; the last step's when Pruned
 	// Values are every objective's value of a complete trial of a
 	// multi-objective study, in StudyInfo.Objectives order.
-	Values []float64 `json:"values,omitempty"`
-	Intermediate []Step     `json:"intermediate,omitempty"`
-	Source       string     `json:"source"`         // sampler or recommender that proposed it
-	Note         string     `json:"note,omitempty"` // why it failed or was pruned
-	Started      time.Time  `json:"started"`
-	Finished     time.Time  `json:"finished,omitzero"`
+	Values       []float64 `json:"values,omitempty"`
+	Intermediate []Step    `json:"intermediate,omitempty"`
+	Source       string    `json:"source"`         // sampler or recommender that proposed it
+	Note         string    `json:"note,omitempty"` // why it failed or was pruned
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished,omitzero"`
 }
 
 // StudyInfo defines a study: its search space, objective direction,

@@ -99,7 +99,7 @@ prints one with every trial.`,
 	fl.StringVar(&f.objectives, "objectives", "acc", "what to optimise: acc, or acc with params and/or time (e.g. acc,params): a multi-objective study with a Pareto front")
 	fl.IntVar(&f.epochs, "epochs", 1, "training epochs per trial")
 	fl.StringVar(&f.study, "study", "", "study name (default hpo-<model>-<dataset>); an existing study is resumed")
-	fl.StringVar(&f.pruner, "pruner", "median", "median, predictor or none")
+	fl.StringVar(&f.pruner, "pruner", "median", "median, asha, predictor or none")
 	fl.StringArrayVar(&f.space, "space", nil, "override a parameter: NAME=KIND:ARGS (repeatable)")
 	fl.StringVar(&f.transforms, "transforms", strings.Join(hpo.DefaultTransforms, ","), "transforms to search (comma-separated LEMUR names)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of a new study (0: pick one and record it)")
