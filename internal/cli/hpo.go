@@ -81,7 +81,8 @@ Pareto front. A study records its data (the full set, or the subset's size
 and seed) and refuses to resume on other data.
 
 'nngpt hpo studies' lists the workspace's studies; 'nngpt hpo show STUDY'
-prints one with every trial.`,
+prints one with every trial (and a multi-objective study's Pareto front);
+'nngpt hpo report STUDY' plots it.`,
 		Example: `  nngpt hpo mynet.py --dataset shapes --trials 20
   nngpt hpo mynet.py --sampler oneshot --trials 8 --epochs 2 --study mynet-tune
   nngpt hpo mynet.py --sampler llm --llm http://localhost:11434/v1 --model qwen2.5-coder:7b
@@ -116,7 +117,7 @@ prints one with every trial.`,
 	fl.StringVar(&f.llmURL, "llm", os.Getenv("NNGPT_LLM_URL"), "OpenAI-compatible endpoint for --sampler llm (env NNGPT_LLM_URL)")
 	fl.StringVar(&f.llmModel, "model", os.Getenv("NNGPT_LLM_MODEL"), "the LLM's model name (env NNGPT_LLM_MODEL)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per event and the result as JSON")
-	cmd.AddCommand(newHPOStudiesCmd(g), newHPOShowCmd(g))
+	cmd.AddCommand(newHPOStudiesCmd(g), newHPOShowCmd(g), newHPOReportCmd(g))
 	return cmd
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nngpt/nngpt/hpo"
+	"github.com/nngpt/nngpt/report"
 )
 
 // studySummary is one study as `nngpt hpo studies` lists it.
@@ -168,6 +171,73 @@ func newHPOShowCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the study as one JSON object")
 	return cmd
+}
+
+func newHPOReportCmd(g *globals) *cobra.Command {
+	var out string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "report STUDY",
+		Short: "Plot one study: optimisation history, parallel coordinates, parameter importance and the Pareto front (PNG and SVG)",
+		Long: `Draw a study with the plotting code of the loop's report: history.png
+(each trial's accuracy by trial number and the best so far), parallel.png
+(parallel coordinates of the parameters and the objective, the best tenth in
+colour), importance.png (the share of the objective's variance each
+parameter explains alone) and, for a multi-objective study, pareto-<name>.png
+per further objective; each also as SVG. --out defaults to the workspace's
+reports/hpo-<STUDY>/.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := g.openWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			info, ts, err := loadStudy(ctx, hpo.StoreStorage{S: ws.Store}, args[0])
+			if err != nil {
+				return err
+			}
+			dir := out
+			if dir == "" {
+				dir = ws.Path("reports", "hpo-"+safeStudyName(info.Name))
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", dir, err)
+			}
+			stems, err := report.WriteStudy(dir, &info, ts)
+			if err != nil {
+				return err
+			}
+			var files []string
+			for _, s := range stems {
+				files = append(files, filepath.Join(dir, s+".png"), filepath.Join(dir, s+".svg"))
+			}
+			if asJSON {
+				return writeJSON(g, map[string]any{"study": info.Name, "dir": dir, "files": files,
+					"importance": hpo.Importance(&info, ts), "pareto": paretoRows(info, ts)})
+			}
+			fmt.Fprintf(g.stdout, "wrote %d plots of study %s to %s\n", len(stems), info.Name, dir)
+			for _, f := range files {
+				fmt.Fprintln(g.stdout, "  "+f)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "folder for the plots (default: the workspace's reports/hpo-STUDY)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the files, importances and Pareto front as JSON")
+	return cmd
+}
+
+// safeStudyName keeps a study name usable as a folder name.
+func safeStudyName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // loadStudy finds a stored study by name.
