@@ -394,7 +394,15 @@ func enqueueOneShot(ctx context.Context, g *globals, f hpoFlags, st *hpo.Study, 
 			}
 			recs = append(recs, r)
 		}
-		l, err := hpo.FitLearned(recs, hpo.LearnedOptions{})
+		// The corpus's model code makes the recommender code-aware.
+		codes := map[string]string{}
+		for c, err := range s.Codes(ctx, store.KindNN, "") {
+			if err != nil {
+				return fmt.Errorf("read the corpus's model code: %w", err)
+			}
+			codes[c.Name] = c.Code
+		}
+		l, err := hpo.FitLearned(recs, hpo.LearnedOptions{Codes: codes})
 		if err != nil {
 			return fmt.Errorf("learned recommender: %w (import LEMUR statistics first: nngpt lemur import PATH)", err)
 		}
