@@ -25,6 +25,7 @@ folder or .tar.gz) and default to ../shared/lemur/lemur-stat-dev.tar.gz.`,
 		newBenchRAGCmd(g),
 		newBenchHPOCmd(g),
 		newBenchTPECmd(g),
+		newBenchScheduleCmd(g),
 	)
 	return cmd
 }
