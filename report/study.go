@@ -288,4 +288,3 @@ func studyPareto(info *hpo.StudyInfo, ts []hpo.Trial, k int) (*figure, error) {
 	}
 	return &figure{p: p, legend: lg, w: 7.5 * vg.Inch, h: 4.2 * vg.Inch}, nil
 }
-
