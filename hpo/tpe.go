@@ -24,6 +24,9 @@ import (
 // modelled in groups that always co-occur, as Optuna's group=True.
 // Pending observations (trials still running) join the bad group with the
 // worst value (Optuna's constant liar), so parallel workers spread out.
+// In a multi-objective study the good group is the best by non-dominated
+// rank, ties broken by crowding distance (MOTPE's split, without its
+// hypervolume weights).
 type TPE struct {
 	Startup    int     // random trials before the model is used (Optuna: 10)
 	Candidates int     // expected-improvement candidates per proposal (Optuna: 24)
@@ -37,8 +40,9 @@ type TPE struct {
 	ConstantLiar bool
 }
 
-// NewTPE returns nngpt's default TPE: multivariate, constant liar, and the
-// settings the tpe benchmark chose (see DESIGN in bench/tpe.go).
+// NewTPE returns nngpt's default TPE: multivariate with the constant liar,
+// otherwise Optuna's defaults (10 start-up trials, 24 candidates, prior
+// weight 1, Scott's bandwidth); `nngpt bench tpe` measures it.
 func NewTPE() *TPE {
 	return &TPE{Startup: 10, Candidates: 24, PriorW: 1, Gamma: DefaultGamma, Multivariate: true, ConstantLiar: true}
 }
