@@ -40,6 +40,10 @@ type HPOConfig struct {
 	// Warm is how many learned proposals open the one-shot-then-TPE run.
 	Warm    int // default 10 (TPE's start-up trials)
 	Learned hpo.LearnedOptions
+	// Codes, when set, are the models' source by name: the learned
+	// recommender then learns from the training models' code and is
+	// asked with each test model's code (code-aware one-shot).
+	Codes map[string]string
 	// Progress, when set, is called after each pipeline.
 	Progress func(done, total int)
 }
@@ -111,6 +115,8 @@ type HPOResult struct {
 	PerPipeline []HPOPipeline `json:"per_pipeline"`
 	TrainGroups []int         `json:"train_groups"` // (pipeline, epoch) groups each fitted recommender learned from
 	Surrogate   string        `json:"surrogate"`
+	CodeAware   bool          `json:"code_aware"`
+	TestCodes   int           `json:"test_models_with_code"`
 }
 
 // SurrogateDoc describes the benchmark's surrogate; the command's help
@@ -427,7 +433,9 @@ func RunHPO(ctx context.Context, cfg HPOConfig) (*HPOResult, error) {
 		if len(f.probs) == 0 {
 			continue
 		}
-		learned, err := hpo.FitLearned(f.train, cfg.Learned)
+		lo := cfg.Learned
+		lo.Codes = cfg.Codes
+		learned, err := hpo.FitLearned(f.train, lo)
 		if err != nil {
 			return nil, fmt.Errorf("fit the learned recommender: %w", err)
 		}
@@ -467,6 +475,12 @@ func RunHPO(ctx context.Context, cfg HPOConfig) (*HPOResult, error) {
 	}
 	sort.Slice(res.PerPipeline, func(i, j int) bool { return res.PerPipeline[i].Pipeline < res.PerPipeline[j].Pipeline })
 	res.Pipelines, res.Models = len(res.PerPipeline), len(models)
+	res.CodeAware = len(cfg.Codes) > 0
+	for m := range models {
+		if _, ok := cfg.Codes[m]; ok {
+			res.TestCodes++
+		}
+	}
 	for _, m := range methods {
 		hm := HPOMethod{Name: m, Regret: make([]float64, len(cfg.Budgets)), StdErr: make([]float64, len(cfg.Budgets))}
 		for b := range cfg.Budgets {
@@ -490,7 +504,7 @@ func RunHPO(ctx context.Context, cfg HPOConfig) (*HPOResult, error) {
 
 func runHPOProblem(ctx context.Context, cfg *HPOConfig, pr *hpoProblem, learned *hpo.Learned, maxB int) (HPOPipeline, error) {
 	pp := HPOPipeline{Pipeline: pr.p.String(), Epoch: pr.epoch, Trials: len(pr.pts), Best: pr.hi, Worst: pr.lo, Regret: map[string][]float64{}}
-	q := hpo.Query{Task: pr.p.Task, Dataset: pr.p.Dataset, Metric: pr.p.Metric, Model: pr.p.NN, Epochs: pr.epoch}
+	q := hpo.Query{Task: pr.p.Task, Dataset: pr.p.Dataset, Metric: pr.p.Metric, Model: pr.p.NN, Epochs: pr.epoch, Code: cfg.Codes[pr.p.NN]}
 	recs, err := learned.Recommend(ctx, q, pr.space, max(maxB, cfg.Warm))
 	if err != nil {
 		return pp, fmt.Errorf("%s: learned recommender: %w", pr.p, err)
@@ -614,6 +628,9 @@ func (pr *hpoProblem) regretOf(cfg lemur.Dict) float64 {
 // WriteHPOTable prints the result as a table.
 func WriteHPOTable(w io.Writer, r *HPOResult) error {
 	fmt.Fprintf(w, "HPO benchmark: %d pipelines of %d models (%s), %d seeds per stochastic method\n", r.Pipelines, r.Models, r.Split, r.Seeds)
+	if r.CodeAware {
+		fmt.Fprintf(w, "code-aware one-shot: the recommender compares architectures (%d of %d test models have code)\n", r.TestCodes, r.Models)
+	}
 	fmt.Fprintf(w, "mean normalised regret after n proposals (lower is better; +- standard error over pipelines)\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	hdr := []string{"method"}

@@ -38,6 +38,16 @@ type LearnedOptions struct {
 	NameFloor  float64 // weight of an unrelated model name relative to the same family (0.1)
 	SameModel  float64 // extra factor for the same model name (3)
 	Bandwidths [4]float64
+	// Codes are the training models' source by name (LEMUR's nn/*.py).
+	// With them and a query's Code, pipelines are also weighted by how
+	// alike the architectures are: pyast's structural features (layer
+	// counts, depth, widths, parameters, traits, family), z-scored over
+	// the training models, compared with a Gaussian kernel.
+	Codes map[string]string
+	// CodeFloor is the weight of an unrelated architecture relative to an
+	// identical one (0.2); CodeBandwidth the kernel's width in z units per
+	// feature (0.6).
+	CodeFloor, CodeBandwidth float64
 }
 
 func (o *LearnedOptions) defaults() {
@@ -64,6 +74,12 @@ func (o *LearnedOptions) defaults() {
 	}
 	if o.SameModel == 0 {
 		o.SameModel = 3
+	}
+	if o.CodeFloor == 0 {
+		o.CodeFloor = 0.2
+	}
+	if o.CodeBandwidth == 0 {
+		o.CodeBandwidth = 0.6
 	}
 	if o.Bandwidths == ([4]float64{}) {
 		// In unit coordinates: lr 0.4 decades, batch ~1.2 octaves,
@@ -127,6 +143,7 @@ type Learned struct {
 	refs       []lref
 	transforms []string
 	trIndex    map[string]int
+	code       *codeSpace
 }
 
 // FitLearned builds the recommender from corpus records.
@@ -185,6 +202,15 @@ func FitLearned(recs []lemur.Record, opts LearnedOptions) (*Learned, error) {
 	if len(l.groups) == 0 {
 		return nil, fmt.Errorf("no pipeline in the training records has %d distinct trials at one epoch with different accuracies: nothing to learn from", opts.MinGroup)
 	}
+	if len(opts.Codes) > 0 {
+		used := map[string]string{}
+		for _, g := range l.groups {
+			if c, ok := opts.Codes[g.p.NN]; ok {
+				used[g.p.NN] = c
+			}
+		}
+		l.code = newCodeSpace(used)
+	}
 	return l, nil
 }
 
@@ -206,7 +232,7 @@ func (l *Learned) Name() string { return "learned" }
 // groupWeight is a pipeline's similarity to the query within its tier
 // (0: same task and dataset, 1: same task, another dataset, 2: another
 // task): model name family and epochs.
-func (l *Learned) groupWeight(q Query, g *lgroup) (tier int, w float64) {
+func (l *Learned) groupWeight(q Query, qv []float64, g *lgroup) (tier int, w float64) {
 	o := &l.opts
 	w = 1.0
 	switch {
@@ -223,6 +249,11 @@ func (l *Learned) groupWeight(q Query, g *lgroup) (tier int, w float64) {
 	}
 	if q.Epochs > 0 && g.epoch > 0 {
 		w /= 1 + math.Abs(math.Log(float64(g.epoch)/float64(q.Epochs)))
+	}
+	if qv != nil {
+		if gv, ok := l.code.vecs[g.p.NN]; ok {
+			w *= o.CodeFloor + (1-o.CodeFloor)*l.code.sim(qv, gv, o.CodeBandwidth)
+		}
 	}
 	return tier, w
 }
@@ -287,6 +318,10 @@ func (l *Learned) Recommend(ctx context.Context, q Query, sp *Space, k int) ([]l
 		return nil, nil
 	}
 	o := &l.opts
+	var qv []float64 // the query's architecture, when both sides have code
+	if l.code != nil && q.Code != "" {
+		qv = l.code.vector(q.Code)
+	}
 	gw := make([]float64, len(l.groups))
 	gidx := make([]int, len(l.groups))
 	// One group per pipeline: the epoch nearest the query's (the one with
@@ -311,7 +346,7 @@ func (l *Learned) Recommend(ctx context.Context, q Query, sp *Space, k int) ([]l
 	for i := range l.groups {
 		gidx[i] = i
 		if nearest[l.groups[i].p] == i {
-			tiers[i], gw[i] = l.groupWeight(q, &l.groups[i])
+			tiers[i], gw[i] = l.groupWeight(q, qv, &l.groups[i])
 			tierSum[tiers[i]] += gw[i]
 		}
 	}

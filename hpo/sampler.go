@@ -10,12 +10,18 @@ import (
 // coordinates (NaN where the trial has no value for a parameter) and a loss
 // to minimise (the study negates accuracies). Pruned trials rank after every
 // complete one, ordered by how far they got and then by their last value,
-// as Optuna ranks them.
+// as Optuna ranks them. Pending observations are trials still running:
+// their X is known, their loss is not (samplers may treat them as the worst,
+// so parallel workers do not propose the same point).
 type Observation struct {
-	X      []float64
-	Loss   float64
-	Pruned bool
-	Step   int // last reported step of a pruned trial
+	X       []float64
+	Loss    float64
+	Pruned  bool
+	Pending bool
+	Step    int // last reported step of a pruned trial
+	// Losses are every objective of a complete trial of a multi-objective
+	// study, each to minimise; nil otherwise.
+	Losses []float64
 }
 
 // Sampler proposes the next point of a search. Implementations must be
@@ -39,15 +45,18 @@ func (RandomSampler) Sample(sp *Space, _ []Observation, rng *rand.Rand) []float6
 	return sp.Random(rng)
 }
 
-// NewSampler returns the sampler with the given name: random or tpe.
+// NewSampler returns the sampler with the given name: tpe (multivariate),
+// tpe-univariate or random.
 func NewSampler(name string) (Sampler, error) {
 	switch name {
 	case "random":
 		return RandomSampler{}, nil
 	case "tpe":
 		return NewTPE(), nil
+	case "tpe-univariate":
+		return NewUnivariateTPE(), nil
 	}
-	return nil, fmt.Errorf("unknown sampler %q (want tpe or random)", name)
+	return nil, fmt.Errorf("unknown sampler %q (want tpe, tpe-univariate or random)", name)
 }
 
 // NewRand is the generator a study uses for one trial: it depends only on
@@ -59,6 +68,9 @@ func NewRand(seed uint64, trial int) *rand.Rand {
 
 // lessObs orders observations best first.
 func lessObs(a, b *Observation) bool {
+	if a.Pending != b.Pending {
+		return !a.Pending
+	}
 	if a.Pruned != b.Pruned {
 		return !a.Pruned
 	}

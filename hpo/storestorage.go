@@ -27,8 +27,14 @@ func (s StoreStorage) CreateStudy(ctx context.Context, info StudyInfo) (StudyInf
 	if err != nil {
 		return StudyInfo{}, false, err
 	}
+	objs := []byte("[]")
+	if len(info.Objectives) > 0 {
+		if objs, err = json.Marshal(info.Objectives); err != nil {
+			return StudyInfo{}, false, err
+		}
+	}
 	got, created, err := s.S.CreateHPOStudy(ctx, store.HPOStudy{Name: info.Name, Direction: string(info.Direction), Space: string(sp),
-		Sampler: info.Sampler, Seed: info.Seed, Attrs: string(attrs), Created: time.Now()})
+		Sampler: info.Sampler, Seed: info.Seed, Attrs: string(attrs), Objectives: string(objs), Created: time.Now()})
 	if err != nil {
 		return StudyInfo{}, false, err
 	}
@@ -47,6 +53,11 @@ func studyFromStore(st store.HPOStudy) (StudyInfo, error) {
 		return StudyInfo{}, fmt.Errorf("study %s: stored space: %w", st.Name, err)
 	}
 	info.Space = checked
+	if st.Objectives != "" && st.Objectives != "[]" {
+		if err := json.Unmarshal([]byte(st.Objectives), &info.Objectives); err != nil {
+			return StudyInfo{}, fmt.Errorf("study %s: stored objectives: %w", st.Name, err)
+		}
+	}
 	if st.Attrs != "" && st.Attrs != "null" {
 		if err := json.Unmarshal([]byte(st.Attrs), &info.Attrs); err != nil {
 			return StudyInfo{}, fmt.Errorf("study %s: stored attrs: %w", st.Name, err)
@@ -85,8 +96,14 @@ func trialToStore(t Trial) (store.HPOTrial, error) {
 	if err != nil {
 		return store.HPOTrial{}, err
 	}
+	vj := []byte("[]")
+	if len(t.Values) > 0 {
+		if vj, err = json.Marshal(t.Values); err != nil {
+			return store.HPOTrial{}, fmt.Errorf("trial %d objective values: %w", t.Number, err)
+		}
+	}
 	st := store.HPOTrial{Number: t.Number, State: string(t.State), Params: string(pj), Intermediate: string(ij),
-		Source: t.Source, Note: t.Note, Started: t.Started, Finished: t.Finished}
+		Values: string(vj), Source: t.Source, Note: t.Note, Started: t.Started, Finished: t.Finished}
 	if (t.State == Complete || t.State == Pruned) && !math.IsNaN(t.Value) {
 		v := t.Value
 		st.Value = &v
@@ -109,6 +126,11 @@ func trialFromStore(st store.HPOTrial) (Trial, error) {
 	}
 	if len(d) > 0 {
 		t.Params = d
+	}
+	if st.Values != "" && st.Values != "[]" {
+		if err := json.Unmarshal([]byte(st.Values), &t.Values); err != nil {
+			return Trial{}, fmt.Errorf("trial %d: stored objective values: %w", st.Number, err)
+		}
 	}
 	if st.Intermediate != "" {
 		if err := json.Unmarshal([]byte(st.Intermediate), &t.Intermediate); err != nil {

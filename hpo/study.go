@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,13 @@ const (
 	Minimize Direction = "minimize"
 )
 
+// Objective is one quantity a multi-objective study optimises (accuracy,
+// parameter count, training time, ...).
+type Objective struct {
+	Name      string    `json:"name"`
+	Direction Direction `json:"direction"`
+}
+
 // Step is one intermediate value (the accuracy after an epoch).
 type Step struct {
 	Step  int     `json:"step"`
@@ -43,15 +51,18 @@ type Step struct {
 
 // Trial is one configuration of a study and what became of it.
 type Trial struct {
-	Number       int        `json:"number"`
-	State        State      `json:"state"`
-	Params       lemur.Dict `json:"-"`
-	Value        float64    `json:"value"` // the objective when Complete; the last step's when Pruned
-	Intermediate []Step     `json:"intermediate,omitempty"`
-	Source       string     `json:"source"`         // sampler or recommender that proposed it
-	Note         string     `json:"note,omitempty"` // why it failed or was pruned
-	Started      time.Time  `json:"started"`
-	Finished     time.Time  `json:"finished,omitzero"`
+	Number int        `json:"number"`
+	State  State      `json:"state"`
+	Params lemur.Dict `json:"-"`
+	Value  float64    `json:"value"` // the (first) objective when Complete; the last step's when Pruned
+	// Values are every objective's value of a complete trial of a
+	// multi-objective study, in StudyInfo.Objectives order.
+	Values       []float64 `json:"values,omitempty"`
+	Intermediate []Step    `json:"intermediate,omitempty"`
+	Source       string    `json:"source"`         // sampler or recommender that proposed it
+	Note         string    `json:"note,omitempty"` // why it failed or was pruned
+	Started      time.Time `json:"started"`
+	Finished     time.Time `json:"finished,omitzero"`
 }
 
 // StudyInfo defines a study: its search space, objective direction,
@@ -63,7 +74,19 @@ type StudyInfo struct {
 	Sampler   string            `json:"sampler"`
 	Seed      uint64            `json:"seed"`
 	Attrs     map[string]string `json:"attrs,omitempty"`
+	// Objectives, when more than one, make the study multi-objective:
+	// Direction is then the first one's, and samplers rank trials by
+	// Pareto dominance.
+	Objectives []Objective `json:"objectives,omitempty"`
 }
+
+// MultiObjective reports whether the study optimises several objectives.
+func (i *StudyInfo) MultiObjective() bool { return len(i.Objectives) > 1 }
+
+// PinnedAttrs are the attributes a study cannot resume without: trials
+// of other code, another dataset or other training data (a subset of
+// another size or seed) would mislead the sampler.
+var PinnedAttrs = []string{"code_id", "dataset", "data"}
 
 // Storage keeps studies and their trials. MemoryStorage serves tests and
 // the benchmark; StoreStorage persists them in the workspace database so a
@@ -103,6 +126,17 @@ func OpenStudy(ctx context.Context, st Storage, info StudyInfo) (*Study, error) 
 	if info.Space == nil {
 		return nil, fmt.Errorf("study %s: no search space", info.Name)
 	}
+	for i, o := range info.Objectives {
+		if o.Name == "" || (o.Direction != Maximize && o.Direction != Minimize) {
+			return nil, fmt.Errorf("study %s: objective %d (%q, %q): want a name and maximize or minimize", info.Name, i+1, o.Name, o.Direction)
+		}
+	}
+	if len(info.Objectives) == 1 {
+		info.Direction, info.Objectives = info.Objectives[0].Direction, nil
+	}
+	if len(info.Objectives) > 1 {
+		info.Direction = info.Objectives[0].Direction
+	}
 	if info.Direction == "" {
 		info.Direction = Maximize
 	}
@@ -119,6 +153,15 @@ func OpenStudy(ctx context.Context, st Storage, info StudyInfo) (*Study, error) 
 	if !created && !sameSpace(got.Space, info.Space) {
 		return nil, fmt.Errorf("study %s already exists with another search space:\n%swant:\n%suse another --study name or the same space", info.Name, got.Space, info.Space)
 	}
+	if !created && !slices.Equal(got.Objectives, info.Objectives) {
+		return nil, fmt.Errorf("study %s optimises %s, not %s: use another --study name or the same objectives", info.Name, objectiveNames(got), objectiveNames(info))
+	}
+	for _, k := range PinnedAttrs {
+		// A study recorded before an attribute existed resumes.
+		if old, ok := got.Attrs[k]; ok && info.Attrs[k] != "" && old != info.Attrs[k] {
+			return nil, fmt.Errorf("study %s was run with %s %s, not %s: use another --study name, or the same %s", info.Name, k, old, info.Attrs[k], k)
+		}
+	}
 	samplerName := got.Sampler
 	if samplerName == "oneshot" || samplerName == "llm" {
 		samplerName = "tpe" // one-shot proposals are enqueued; the search after them is TPE
@@ -128,6 +171,17 @@ func OpenStudy(ctx context.Context, st Storage, info StudyInfo) (*Study, error) 
 		return nil, fmt.Errorf("study %s: %w", info.Name, err)
 	}
 	return &Study{Info: got, Sampler: s, storage: st, now: time.Now}, nil
+}
+
+func objectiveNames(i StudyInfo) string {
+	if len(i.Objectives) == 0 {
+		return "one objective (" + string(i.Direction) + ")"
+	}
+	var names []string
+	for _, o := range i.Objectives {
+		names = append(names, o.Name+" ("+string(o.Direction)+")")
+	}
+	return strings.Join(names, ", ")
 }
 
 func sameSpace(a, b *Space) bool {
@@ -151,7 +205,8 @@ func (s *Study) Enqueue(ctx context.Context, cfg lemur.Dict, source string) (Tri
 }
 
 // Ask returns the next trial to run: an enqueued one if any, otherwise a
-// fresh proposal of the sampler given every finished trial.
+// fresh proposal of the sampler given every finished trial and, as
+// pending observations, the trials other workers are running.
 func (s *Study) Ask(ctx context.Context) (Trial, error) {
 	t, claimed, err := s.storage.Reserve(ctx, s.Info.Name, s.now())
 	if err != nil {
@@ -170,7 +225,12 @@ func (s *Study) Ask(ctx context.Context) (Trial, error) {
 			hist = append(hist, o)
 		}
 	}
-	obs := Observations(s.Info.Space, s.Info.Direction, hist)
+	obs := Observations(&s.Info, hist)
+	for _, o := range all {
+		if o.Number != t.Number && o.State == Running && len(o.Params) > 0 {
+			obs = append(obs, Observation{X: s.Info.Space.Encode(o.Params), Loss: math.Inf(1), Pending: true})
+		}
+	}
 	x := s.Sampler.Sample(s.Info.Space, obs, NewRand(s.Info.Seed, t.Number))
 	t.Params = s.Info.Space.Decode(x)
 	t.Source = s.Sampler.Name()
@@ -181,18 +241,27 @@ func (s *Study) Ask(ctx context.Context) (Trial, error) {
 }
 
 // Observations turns finished trials into what samplers see: failed
-// trials are left out, values negated when maximising.
-func Observations(sp *Space, dir Direction, trials []Trial) []Observation {
+// trials are left out, values negated when maximising; a complete trial
+// of a multi-objective study also carries every objective as a loss.
+func Observations(info *StudyInfo, trials []Trial) []Observation {
 	obs := make([]Observation, 0, len(trials))
 	for _, t := range trials {
 		if t.State != Complete && t.State != Pruned {
 			continue
 		}
 		loss := t.Value
-		if dir == Maximize {
+		if info.Direction == Maximize {
 			loss = -loss
 		}
-		o := Observation{X: sp.Encode(t.Params), Loss: loss, Pruned: t.State == Pruned}
+		o := Observation{X: info.Space.Encode(t.Params), Loss: loss, Pruned: t.State == Pruned}
+		if info.MultiObjective() && t.State == Complete && len(t.Values) == len(info.Objectives) {
+			o.Losses = make([]float64, len(t.Values))
+			for i, v := range t.Values {
+				if o.Losses[i] = v; info.Objectives[i].Direction == Maximize {
+					o.Losses[i] = -v
+				}
+			}
+		}
 		if n := len(t.Intermediate); n > 0 {
 			o.Step = t.Intermediate[n-1].Step
 		}
@@ -212,9 +281,20 @@ func (s *Study) Report(ctx context.Context, t *Trial, step int, value float64) e
 
 // Tell finishes a trial. For Complete the value is the objective; for
 // Pruned it defaults to the last intermediate value; Failed keeps note.
+// A complete trial of a multi-objective study needs t.Values set (value
+// is then ignored: it is the first objective's).
 func (s *Study) Tell(ctx context.Context, t *Trial, state State, value float64, note string) error {
 	if !state.Finished() {
 		return fmt.Errorf("trial %d: tell with state %q (want complete, pruned or failed)", t.Number, state)
+	}
+	if s.Info.MultiObjective() && state == Complete {
+		if len(t.Values) != len(s.Info.Objectives) {
+			return fmt.Errorf("trial %d: %d objective values for the study's %d objectives (%s)", t.Number, len(t.Values), len(s.Info.Objectives), objectiveNames(s.Info))
+		}
+		if slices.ContainsFunc(t.Values, math.IsNaN) {
+			return fmt.Errorf("trial %d: an objective value is NaN: %v", t.Number, t.Values)
+		}
+		value = t.Values[0]
 	}
 	if state == Complete && math.IsNaN(value) {
 		return fmt.Errorf("trial %d: a complete trial needs a value, got NaN", t.Number)
@@ -350,6 +430,7 @@ func (m *MemoryStorage) Trials(_ context.Context, study string) ([]Trial, error)
 
 func cloneTrial(t Trial) Trial {
 	t.Params = slices.Clone(t.Params)
+	t.Values = slices.Clone(t.Values)
 	t.Intermediate = slices.Clone(t.Intermediate)
 	return t
 }

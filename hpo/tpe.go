@@ -8,25 +8,48 @@ import (
 	"sort"
 )
 
-// TPE is the Tree-structured Parzen Estimator (Bergstra et al. 2011) in its
-// univariate form, as Optuna runs it by default: the finished trials are
-// split into a good group (the best Gamma(n)) and the rest; each parameter
-// gets one Parzen estimator per group (a truncated Gaussian mixture over
-// its observed values plus a wide prior, or weighted counts for a
+// TPE is the Tree-structured Parzen Estimator (Bergstra et al. 2011): the
+// finished trials are split into a good group (the best Gamma(n)) and the
+// rest; each group gets a Parzen estimator (a truncated Gaussian mixture
+// over its observed values plus a wide prior, or weighted counts for a
 // categorical); the proposal is, among Candidates draws from the good
 // estimator, the one maximising l(x)/g(x), which maximises expected
 // improvement. The first Startup trials are random.
+//
+// Univariate (Optuna's default before 5.0) models each parameter on its
+// own; Multivariate (Optuna's multivariate=True) models them jointly, each
+// observation one product kernel over all parameters, so a proposal keeps
+// the combinations that worked. Parameters that trials do not always set
+// together (conditional ones, or a space widened during a study) are
+// modelled in groups that always co-occur, as Optuna's group=True.
+// Pending observations (trials still running) join the bad group with the
+// worst value (Optuna's constant liar), so parallel workers spread out.
+// In a multi-objective study the good group is the best by non-dominated
+// rank, ties broken by crowding distance (MOTPE's split, without its
+// hypervolume weights).
 type TPE struct {
 	Startup    int     // random trials before the model is used (Optuna: 10)
-	Candidates int     // expected-improvement candidates per parameter (24)
+	Candidates int     // expected-improvement candidates per proposal (Optuna: 24)
 	PriorW     float64 // weight of the prior component (1)
 	// Gamma is the size of the good group for n finished trials.
 	Gamma func(n int) int
+	// Multivariate models the parameters jointly (see above).
+	Multivariate bool
+	// ConstantLiar counts pending observations as the worst; without it
+	// they are ignored.
+	ConstantLiar bool
 }
 
-// NewTPE returns TPE with Optuna's defaults.
+// NewTPE returns nngpt's default TPE: multivariate with the constant liar,
+// otherwise Optuna's defaults (10 start-up trials, 24 candidates, prior
+// weight 1, Scott's bandwidth); `nngpt bench tpe` measures it.
 func NewTPE() *TPE {
-	return &TPE{Startup: 10, Candidates: 24, PriorW: 1, Gamma: DefaultGamma}
+	return &TPE{Startup: 10, Candidates: 24, PriorW: 1, Gamma: DefaultGamma, Multivariate: true, ConstantLiar: true}
+}
+
+// NewUnivariateTPE returns the univariate TPE with Optuna's defaults.
+func NewUnivariateTPE() *TPE {
+	return &TPE{Startup: 10, Candidates: 24, PriorW: 1, Gamma: DefaultGamma, ConstantLiar: true}
 }
 
 // DefaultGamma is Optuna's: 10% of the trials, at most 25.
@@ -35,22 +58,47 @@ func DefaultGamma(n int) int {
 }
 
 // Name implements Sampler.
-func (t *TPE) Name() string { return "tpe" }
+func (t *TPE) Name() string {
+	if t.Multivariate {
+		return "tpe"
+	}
+	return "tpe-univariate"
+}
 
 // Sample implements Sampler.
 func (t *TPE) Sample(sp *Space, obs []Observation, rng *rand.Rand) []float64 {
-	if len(obs) < max(t.Startup, 1) {
+	finished := 0
+	kept := obs[:0:0]
+	for i := range obs {
+		switch {
+		case !obs[i].Pending:
+			finished++
+			kept = append(kept, obs[i])
+		case t.ConstantLiar:
+			kept = append(kept, obs[i])
+		}
+	}
+	obs = kept
+	if finished < max(t.Startup, 1) {
 		return sp.Random(rng)
 	}
-	order := make([]int, len(obs))
-	for i := range order {
-		order[i] = i
+	var order []int
+	if slices.ContainsFunc(obs, func(o Observation) bool { return len(o.Losses) > 1 }) {
+		order = multiOrder(obs)
+	} else {
+		order = make([]int, len(obs))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return lessObs(&obs[order[a]], &obs[order[b]]) })
 	}
-	sort.SliceStable(order, func(a, b int) bool { return lessObs(&obs[order[a]], &obs[order[b]]) })
-	nGood := max(t.Gamma(len(obs)), 1)
+	nGood := min(max(t.Gamma(len(obs)), 1), finished)
 	good := make([]bool, len(obs))
 	for _, i := range order[:nGood] {
 		good[i] = true
+	}
+	if t.Multivariate {
+		return t.sampleJoint(sp, obs, good, rng)
 	}
 	x := make([]float64, len(sp.Params))
 	below := make([]float64, 0, len(obs))

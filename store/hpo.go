@@ -14,17 +14,21 @@ type HPOStudy struct {
 	Sampler   string
 	Seed      uint64
 	Attrs     string // JSON object: model, dataset, epochs, ...
-	Created   time.Time
+	// Objectives is a JSON array of {name, direction}; "[]" for a study
+	// with the one objective of Direction.
+	Objectives string
+	Created    time.Time
 }
 
 // HPOTrial is one stored trial of a study.
 type HPOTrial struct {
 	Number       int
-	State        string // waiting, running, complete, pruned, failed
-	Params       string // JSON object with Python types (lemur.EncodeJSON)
-	Value        *float64
-	Intermediate string // JSON array of {step, value}
-	Source       string // the sampler or recommender that proposed it
+	State        string   // waiting, running, complete, pruned, failed
+	Params       string   // JSON object with Python types (lemur.EncodeJSON)
+	Value        *float64 // the first objective
+	Values       string   // JSON array of every objective's value ("[]": single objective)
+	Intermediate string   // JSON array of {step, value}
+	Source       string   // the sampler or recommender that proposed it
 	Note         string
 	Started      time.Time // zero: not started
 	Finished     time.Time // zero: not finished

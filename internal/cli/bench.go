@@ -24,6 +24,8 @@ folder or .tar.gz) and default to ../shared/lemur/lemur-stat-dev.tar.gz.`,
 		newBenchPruneCmd(g),
 		newBenchRAGCmd(g),
 		newBenchHPOCmd(g),
+		newBenchTPECmd(g),
+		newBenchScheduleCmd(g),
 	)
 	return cmd
 }

@@ -18,6 +18,7 @@ func newBenchHPOCmd(g *globals) *cobra.Command {
 		train, test     string
 		budgets         string
 		asJSON, perPipe bool
+		noCode          bool
 	)
 	cmd := &cobra.Command{
 		Use:   "hpo",
@@ -32,6 +33,11 @@ tested on models it never saw: with --test-lemur it learns from all of
 models are split by name with --split-seed into --folds folds (each model
 tested once by a recommender fitted on the other folds; --folds 1 holds out
 --test-share instead). Random and TPE run --seeds times per pipeline.
+
+Where the trees hold model code (nn/*.py, as lemur-dev.tar.gz), the learned
+recommender is code-aware: it weighs training pipelines by how alike their
+architectures are to the test model's (pyast's structural features);
+--no-code leaves the code out for comparison.
 
 The last row, "hindsight per dataset", is a reference, not a method: for
 each dataset, the recorded configurations that do best on average over its
@@ -56,6 +62,7 @@ The surrogate:
 				return err
 			}
 			cfg.Budgets = bs
+			cfg.Codes = map[string]string{}
 			load := func(path string) ([]lemur.Record, error) {
 				t, err := lemur.Load(ctx, path)
 				if err != nil {
@@ -66,6 +73,11 @@ The surrogate:
 				}
 				if len(t.Records) == 0 {
 					return nil, fmt.Errorf("LEMUR tree %s holds no stat records: want a checkout, its stat/ folder or a .tar.gz of either", path)
+				}
+				if !noCode {
+					for name, code := range t.Codes["nn"] {
+						cfg.Codes[name] = code
+					}
 				}
 				return t.Records, nil
 			}
@@ -113,6 +125,7 @@ The surrogate:
 	f.IntVar(&cfg.Warm, "warm", 10, "learned proposals before TPE in one-shot-then-TPE")
 	f.StringVar(&budgets, "budgets", "1,5,10,20", "proposal counts to report")
 	f.BoolVar(&perPipe, "per-pipeline", false, "also print each pipeline's regret")
+	f.BoolVar(&noCode, "no-code", false, "ignore the trees' model code (the recommender without code-awareness)")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
 	return cmd
 }

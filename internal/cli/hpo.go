@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -33,7 +31,8 @@ import (
 
 type hpoFlags struct {
 	dataset, sampler, study, pruner, transforms  string
-	device, llmURL, llmModel                     string
+	objectives                                   string
+	llmURL, llmModel                             string
 	space                                        []string
 	trials, epochs, workers, warm, nTrain, nTest int
 	seed                                         uint64
@@ -57,8 +56,10 @@ transform one of --transforms. --space NAME=KIND:ARGS replaces or adds a
 parameter (kinds: float, log, int, logint, pow2, cat), e.g.
   --space batch=pow2:16:256 --space lr=log:1e-4:0.1 --space transform=cat:norm,echo
 
-Samplers: tpe (Tree-structured Parzen Estimator, Optuna's defaults: 10 random
-start-up trials, 24 expected-improvement candidates), random, oneshot (the
+Samplers: tpe (multivariate Tree-structured Parzen Estimator: one joint
+density over the parameters, 10 random start-up trials, 24
+expected-improvement candidates), tpe-univariate (Optuna's classic TPE,
+each parameter on its own), random, oneshot (the
 learned recommender proposes --warm configurations from what worked for
 similar models in the workspace corpus, then TPE continues from them) and
 llm (the HPGPT prompt to the LLM at --llm; its proposal opens, TPE follows).
@@ -69,10 +70,21 @@ same --study at once; each finished epoch is also a LEMUR stat row of the
 corpus. --trials counts the trials this invocation runs. --pruner median stops
 a trial whose accuracy after an epoch is below the median of earlier trials at
 that epoch; --pruner predictor asks the workspace's accuracy predictor
-('nngpt predict train') whether the trial can still reach the top decile.
+('nngpt predict train') whether the trial can still reach the top decile;
+--pruner asha is asynchronous successive halving (rungs at epochs 1, 3, 9,
+...: a trial continues past a rung only in the top third there).
+
+--workers N trains N trials at once; TPE samples each new trial with the
+running ones counted as bad (the constant liar), so workers spread out.
+--objectives acc,params (or acc,time, acc,params,time) maximises accuracy
+while minimising the model's parameter count and/or training time: TPE
+splits the trials by Pareto dominance (MOTPE) and 'hpo show' prints the
+Pareto front. A study records its data (the full set, or the subset's size
+and seed) and refuses to resume on other data.
 
 'nngpt hpo studies' lists the workspace's studies; 'nngpt hpo show STUDY'
-prints one with every trial.`,
+prints one with every trial (and a multi-objective study's Pareto front);
+'nngpt hpo report STUDY' plots it.`,
 		Example: `  nngpt hpo mynet.py --dataset shapes --trials 20
   nngpt hpo mynet.py --sampler oneshot --trials 8 --epochs 2 --study mynet-tune
   nngpt hpo mynet.py --sampler llm --llm http://localhost:11434/v1 --model qwen2.5-coder:7b
@@ -86,14 +98,15 @@ prints one with every trial.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataset, "dataset", "shapes", "dataset: shapes, cifar-10, cifar-100, mnist, fashion-mnist, svhn")
 	fl.IntVar(&f.trials, "trials", 20, "trials to run in this invocation")
-	fl.StringVar(&f.sampler, "sampler", "tpe", "tpe, random, oneshot or llm")
+	fl.StringVar(&f.sampler, "sampler", "tpe", "tpe (multivariate), tpe-univariate, random, oneshot or llm")
+	fl.StringVar(&f.objectives, "objectives", "acc", "what to optimise: acc, or acc with params and/or time (e.g. acc,params): a multi-objective study with a Pareto front")
 	fl.IntVar(&f.epochs, "epochs", 1, "training epochs per trial")
 	fl.StringVar(&f.study, "study", "", "study name (default hpo-<model>-<dataset>); an existing study is resumed")
-	fl.StringVar(&f.pruner, "pruner", "median", "median, predictor or none")
+	fl.StringVar(&f.pruner, "pruner", "median", "median, asha, predictor or none")
 	fl.StringArrayVar(&f.space, "space", nil, "override a parameter: NAME=KIND:ARGS (repeatable)")
 	fl.StringVar(&f.transforms, "transforms", strings.Join(hpo.DefaultTransforms, ","), "transforms to search (comma-separated LEMUR names)")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of a new study (0: pick one and record it)")
-	fl.IntVar(&f.workers, "workers", 1, "trials trained at once")
+	fl.IntVar(&f.workers, "workers", 1, "trials trained at once (each sampled with the running ones taken into account)")
 	fl.IntVar(&f.warm, "warm", 3, "one-shot proposals that open an oneshot or llm study")
 	fl.Float64Var(&f.target, "target-accuracy", 0, "accuracy the HPGPT prompt asks for (llm sampler; 0: the highest)")
 	fl.IntVar(&f.nTrain, "n-train", 0, "training images (shapes: generated count, default 5000; others: a seeded subset, 0: all)")
@@ -103,7 +116,7 @@ prints one with every trial.`,
 	fl.StringVar(&f.llmURL, "llm", os.Getenv("NNGPT_LLM_URL"), "OpenAI-compatible endpoint for --sampler llm (env NNGPT_LLM_URL)")
 	fl.StringVar(&f.llmModel, "model", os.Getenv("NNGPT_LLM_MODEL"), "the LLM's model name (env NNGPT_LLM_MODEL)")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per event and the result as JSON")
-	cmd.AddCommand(newHPOStudiesCmd(g), newHPOShowCmd(g))
+	cmd.AddCommand(newHPOStudiesCmd(g), newHPOShowCmd(g), newHPOReportCmd(g))
 	return cmd
 }
 
@@ -151,6 +164,7 @@ type hpoEvent struct {
 	Accuracy *float64       `json:"accuracy,omitempty"`
 	State    string         `json:"state,omitempty"`
 	Value    *float64       `json:"value,omitempty"`
+	Values   []float64      `json:"values,omitempty"`
 	Note     string         `json:"note,omitempty"`
 }
 
@@ -160,6 +174,83 @@ func dictMap(d lemur.Dict) map[string]any {
 		m[it.Key] = it.Value
 	}
 	return m
+}
+
+// hpoEnv is what trains a study's trials: the interpreter, the sandbox,
+// the prepared dataset and the executor.
+type hpoEnv struct {
+	py     *runner.Python
+	device string
+	data   *runner.Dataset
+	exec   runner.Executor
+}
+
+// newHPOEnv builds the training side of `nngpt hpo` from its flags (the
+// composition package will build it from settings instead). An
+// interpreter that cannot train on the device fails before a study exists
+// to record the failure.
+func newHPOEnv(ctx context.Context, g *globals, cmd *cobra.Command, f hpoFlags, ws *workspace.Workspace) (*hpoEnv, error) {
+	cfg, err := config.Load(ws.Dir, cmd.Flags())
+	if err != nil {
+		return nil, err
+	}
+	w, err := app.NewWorker(ctx, cfg, g.stderr)
+	if err != nil {
+		return nil, err
+	}
+	data, err := w.Dataset(ctx, runner.DatasetSpec{Name: f.dataset, DataDir: cfg.Data.Dir, Download: cfg.Data.Download, Seed: hpoDataSeed, NTrain: f.nTrain, NTest: f.nTest})
+	if err != nil {
+		return nil, err
+	}
+	exec, err := w.Executor(ctx, app.ExecOptions{Slots: f.workers})
+	if err != nil {
+		return nil, err
+	}
+	return &hpoEnv{py: w.Python, device: w.Device, data: data, exec: exec}, nil
+}
+
+// hpoDataSeed seeds shapes' generator and the subset of a real dataset.
+const hpoDataSeed = 1
+
+// hpoDataAttr describes the data a study trains on; a study refuses to
+// resume on other data (hpo.PinnedAttrs).
+func hpoDataAttr(f hpoFlags, d *runner.Dataset) string {
+	kind := "subset"
+	if f.dataset != "shapes" && f.nTrain == 0 && f.nTest == 0 {
+		kind = "full set"
+	}
+	return fmt.Sprintf("%s: %d train + %d test images, seed %d", kind, d.NTrain, d.NTest, hpoDataSeed)
+}
+
+// hpoObjectives parses --objectives: acc alone is the single accuracy
+// objective; more make the study multi-objective.
+func hpoObjectives(s string) ([]hpo.Objective, error) {
+	var out []hpo.Objective
+	seen := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		var dir hpo.Direction
+		switch name {
+		case "acc":
+			dir = hpo.Maximize
+		case "params", "time":
+			dir = hpo.Minimize
+		default:
+			return nil, fmt.Errorf("--objectives %q: %q is not an objective (want acc, params or time, comma-separated, acc first)", s, name)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--objectives %q: %s is listed twice", s, name)
+		}
+		seen[name] = true
+		out = append(out, hpo.Objective{Name: name, Direction: dir})
+	}
+	if out[0].Name != "acc" {
+		return nil, fmt.Errorf("--objectives %q: acc comes first (the pruners and one-shot recommenders work on accuracy)", s)
+	}
+	if len(out) == 1 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f hpoFlags) error {
@@ -173,9 +264,13 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 		return fmt.Errorf("--workers %d: want at least 1", f.workers)
 	}
 	switch f.sampler {
-	case "tpe", "random", "oneshot", "llm":
+	case "tpe", "tpe-univariate", "random", "oneshot", "llm":
 	default:
-		return fmt.Errorf("--sampler %q: want tpe, random, oneshot or llm", f.sampler)
+		return fmt.Errorf("--sampler %q: want tpe, tpe-univariate, random, oneshot or llm", f.sampler)
+	}
+	objectives, err := hpoObjectives(f.objectives)
+	if err != nil {
+		return err
 	}
 	m, err := readHPOModel(path)
 	if err != nil {
@@ -204,18 +299,11 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 		return err
 	}
 	defer ws.Close()
-
-	// An interpreter that cannot train on the device fails before a study
-	// exists to record the failure.
-	cfg, err := config.Load(ws.Dir, cmd.Flags())
+	// Everything that can fail fast does so before the study is recorded.
+	env, err := newHPOEnv(ctx, g, cmd, f, ws)
 	if err != nil {
 		return err
 	}
-	w, err := app.NewWorker(ctx, cfg, g.stderr)
-	if err != nil {
-		return err
-	}
-	f.device = w.Device
 	studyName := f.study
 	if studyName == "" {
 		studyName = "hpo-" + m.name + "-" + f.dataset
@@ -225,14 +313,12 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 		seed = rand.Uint64() >> 1
 	}
 	st, err := hpo.OpenStudy(ctx, hpo.StoreStorage{S: ws.Store}, hpo.StudyInfo{
-		Name: studyName, Space: sp, Sampler: f.sampler, Seed: seed,
-		Attrs: map[string]string{"model": m.name, "code_id": lemur.CodeID(m.code), "dataset": f.dataset, "epochs": fmt.Sprint(f.epochs)},
+		Name: studyName, Space: sp, Sampler: f.sampler, Seed: seed, Objectives: objectives,
+		Attrs: map[string]string{"model": m.name, "code_id": lemur.CodeID(m.code), "dataset": f.dataset, "epochs": fmt.Sprint(f.epochs),
+			"data": hpoDataAttr(f, env.data)},
 	})
 	if err != nil {
 		return err
-	}
-	if st.Info.Attrs["code_id"] != "" && st.Info.Attrs["code_id"] != lemur.CodeID(m.code) {
-		return fmt.Errorf("study %s tuned other code (id %s); the file now has id %s: use another --study", studyName, st.Info.Attrs["code_id"], lemur.CodeID(m.code))
 	}
 	existing, err := st.Trials(ctx)
 	if err != nil {
@@ -241,13 +327,7 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 	if len(existing) > 0 && !f.asJSON {
 		fmt.Fprintf(g.stderr, "resuming study %s: %d trials so far (sampler %s, seed %d)\n", studyName, len(existing), st.Info.Sampler, st.Info.Seed)
 	}
-
-	// Everything else that can fail fast does so before the worker starts.
-	data, err := w.Dataset(ctx, runner.DatasetSpec{Name: f.dataset, DataDir: cfg.Data.Dir, Download: cfg.Data.Download, Seed: 1, NTrain: f.nTrain, NTest: f.nTest})
-	if err != nil {
-		return err
-	}
-	pipe := data.Pipeline(m.name)
+	pipe := env.data.Pipeline(m.name)
 	name, err := hpoModelName(ctx, ws.Store, m)
 	if err != nil {
 		return err
@@ -262,38 +342,23 @@ func runHPO(ctx context.Context, g *globals, cmd *cobra.Command, path string, f 
 			return err
 		}
 	}
-	exec, err := w.Executor(ctx, app.ExecOptions{Slots: f.workers})
-	if err != nil {
-		return err
-	}
-
 	out := &hpoOutput{g: g, json: f.asJSON, epochs: f.epochs, total: f.trials}
-	var left atomic.Int64
-	left.Store(int64(f.trials))
-	var wg sync.WaitGroup
-	errs := make(chan error, f.workers)
-	for range f.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 {
-				if ctx.Err() != nil {
-					return
-				}
-				if err := runHPOTrial(ctx, st, exec, pruner, data, pipe, m, f, ws.Store, out); err != nil {
-					errs <- err
-					return
-				}
+	tr := &hpoTrainer{exec: env.exec, data: env.data, device: env.device, pipe: pipe, code: m.code, f: f, seed: st.Info.Seed, objectives: st.Info.Objectives, out: out}
+	err = st.Optimize(ctx, tr, hpo.OptimizeOptions{
+		Trials: f.trials, Workers: f.workers, Pruner: pruner, OnStart: out.trial, OnFinish: out.done,
+		AfterTrial: func(ctx context.Context, t hpo.Trial, r hpo.TrialResult) error {
+			res := tr.result(t.Number)
+			if res == nil {
+				return nil
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
+			return corpus.Record(ctx, ws.Store, "hpo", m.code, pipe, res)
+		},
+	})
 	if ctx.Err() != nil {
 		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted; `nngpt hpo %s --study %s` resumes the study", path, studyName)}
+	}
+	if err != nil {
+		return err
 	}
 	return printHPOResult(ctx, g, st, f.asJSON)
 }
@@ -325,7 +390,15 @@ func enqueueOneShot(ctx context.Context, g *globals, f hpoFlags, st *hpo.Study, 
 			}
 			recs = append(recs, r)
 		}
-		l, err := hpo.FitLearned(recs, hpo.LearnedOptions{})
+		// The corpus's model code makes the recommender code-aware.
+		codes := map[string]string{}
+		for c, err := range s.Codes(ctx, store.KindNN, "") {
+			if err != nil {
+				return fmt.Errorf("read the corpus's model code: %w", err)
+			}
+			codes[c.Name] = c.Code
+		}
+		l, err := hpo.FitLearned(recs, hpo.LearnedOptions{Codes: codes})
 		if err != nil {
 			return fmt.Errorf("learned recommender: %w (import LEMUR statistics first: nngpt lemur import PATH)", err)
 		}
@@ -399,79 +472,101 @@ func newHPOPruner(ctx context.Context, g *globals, cmd *cobra.Command, name stri
 	return &predictorPruner{ctx: ctx, p: p, pipe: pipe, epochs: epochs}, nil
 }
 
-func runHPOTrial(ctx context.Context, st *hpo.Study, exec runner.Executor, pruner hpo.Pruner, data *runner.Dataset,
-	pipe lemur.Pipeline, m *hpoModel, f hpoFlags, s store.Store, out *hpoOutput) error {
-	tr, err := st.Ask(ctx)
-	if err != nil {
-		return err
+// hpoTrainer is the CLI's hpo.TrialRunner: one trial is one training
+// run of the model in the sandboxed worker through the executor.
+type hpoTrainer struct {
+	exec       runner.Executor
+	data       *runner.Dataset
+	device     string
+	pipe       lemur.Pipeline
+	code       string
+	f          hpoFlags
+	seed       uint64
+	objectives []hpo.Objective
+	out        *hpoOutput
+
+	mu      sync.Mutex
+	results map[int]*runner.Result // for AfterTrial to record
+}
+
+// result hands over (and forgets) a trial's training result.
+func (h *hpoTrainer) result(n int) *runner.Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.results[n]
+	delete(h.results, n)
+	return r
+}
+
+// RunTrial implements hpo.TrialRunner.
+func (h *hpoTrainer) RunTrial(ctx context.Context, t hpo.Trial, report func(step int, value float64) bool) (hpo.TrialResult, error) {
+	prm := t.Params.Without("batch", "transform")
+	batch := 64
+	if v, ok := t.Params.Float("batch"); ok {
+		batch = int(v)
 	}
-	out.trial(tr)
-	prm, batch, transform := lemur.SplitPrm(tr.Params)
-	batch = cmp.Or(batch, 64)
-	var mu sync.Mutex
-	var pruneNote string
+	transform, _ := t.Params.String("transform")
 	job := runner.Job{
-		Name: pipe.NN, Code: m.code, Data: data, Prm: prm, Batch: batch, Transform: transform, Epochs: f.epochs,
-		Device: f.device, Seed: int64(st.Info.Seed%1_000_000) + int64(tr.Number), MaxParams: f.maxParams,
+		Name: h.pipe.NN, Code: h.code, Data: h.data, Prm: prm, Batch: batch, Transform: transform, Epochs: h.f.epochs,
+		Device: h.device, Seed: int64(h.seed%1_000_000) + int64(t.Number), MaxParams: h.f.maxParams,
 		OnEpoch: func(e runner.EpochResult) runner.Decision {
-			mu.Lock()
-			defer mu.Unlock()
-			if err := st.Report(ctx, &tr, e.Epoch, e.Accuracy); err != nil {
-				return runner.Continue
-			}
-			others, err := st.Trials(ctx)
-			if err != nil {
-				return runner.Continue
-			}
-			if stop, why := pruner.Prune(tr, others, st.Info.Direction); stop {
-				pruneNote = pruner.Name() + ": " + why
+			if report(e.Epoch, e.Accuracy) {
 				return runner.Stop
 			}
 			return runner.Continue
 		},
 	}
-	run, err := exec.Submit(ctx, job)
+	run, err := h.exec.Submit(ctx, job)
 	if err != nil {
-		return st.Tell(context.WithoutCancel(ctx), &tr, hpo.Failed, math.NaN(), err.Error())
+		return hpo.TrialResult{Failure: err.Error()}, nil
 	}
 	for ev := range run.Events() {
 		if ev.Type == runner.EventEpoch && ev.Epoch != nil {
-			out.epoch(tr.Number, ev.Epoch)
+			h.out.epoch(t.Number, ev.Epoch)
 		}
 	}
 	res, err := run.Wait(ctx)
-	// Finish the trial's bookkeeping even when ctx was canceled, so the
-	// study does not keep a trial running forever.
-	bg := context.WithoutCancel(ctx)
-	mu.Lock()
-	defer mu.Unlock()
 	if err != nil {
-		tell := st.Tell(bg, &tr, hpo.Failed, math.NaN(), "not judged: "+err.Error())
-		if ctx.Err() != nil {
-			return nil
-		}
-		return errors.Join(err, tell)
+		return hpo.TrialResult{}, err
 	}
-	tr.Intermediate = tr.Intermediate[:0]
+	h.mu.Lock()
+	if h.results == nil {
+		h.results = map[int]*runner.Result{}
+	}
+	h.results[t.Number] = res
+	h.mu.Unlock()
+	out := hpo.TrialResult{Steps: []hpo.Step{}, Stopped: res.Stopped, Value: res.Best()}
 	for _, e := range res.Epochs {
-		tr.Intermediate = append(tr.Intermediate, hpo.Step{Step: e.Epoch, Value: e.Accuracy})
+		out.Steps = append(out.Steps, hpo.Step{Step: e.Epoch, Value: e.Accuracy})
 	}
-	switch {
-	case res.Failure != nil:
-		err = st.Tell(bg, &tr, hpo.Failed, math.NaN(), res.Failure.Error())
-	case res.Stopped && pruneNote != "":
-		err = st.Tell(bg, &tr, hpo.Pruned, math.NaN(), pruneNote)
-	default:
-		err = st.Tell(bg, &tr, hpo.Complete, res.Best(), "")
+	if res.Failure != nil {
+		out.Failure = res.Failure.Error()
+		return out, nil
 	}
-	if err != nil {
-		return err
+	if len(h.objectives) > 1 {
+		out.Values = trialObjectives(h.objectives, res)
 	}
-	if err := corpus.Record(bg, s, "hpo", m.code, pipe, res); err != nil {
-		return fmt.Errorf("record trial %d: %w", tr.Number, err)
+	return out, nil
+}
+
+// trialObjectives are a run's values of --objectives: acc is the best
+// epoch's accuracy, params the model's parameter count, time the seconds
+// of training and evaluation.
+func trialObjectives(objs []hpo.Objective, res *runner.Result) []float64 {
+	out := make([]float64, len(objs))
+	for i, o := range objs {
+		switch o.Name {
+		case "acc":
+			out[i] = res.Best()
+		case "params":
+			out[i] = float64(res.Params)
+		case "time":
+			if n := len(res.Epochs); n > 0 {
+				out[i] = float64(res.Epochs[n-1].Duration) / 1e9
+			}
+		}
 	}
-	out.done(tr)
-	return nil
+	return out
 }
 
 // hpoOutput prints live progress: a line per trial start, epoch and end,
@@ -513,6 +608,16 @@ func (o *hpoOutput) epoch(n int, e *runner.EpochResult) {
 }
 
 func (o *hpoOutput) done(t hpo.Trial) {
+	if len(t.Values) > 1 && t.State == hpo.Complete {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.json {
+			o.emit(hpoEvent{Event: "done", Trial: t.Number, State: string(t.State), Value: &t.Value, Values: t.Values})
+			return
+		}
+		fmt.Fprintf(o.g.stderr, "        trial %d complete: objectives %s\n", t.Number, fmtValues(t.Values))
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var v *float64
@@ -530,6 +635,14 @@ func (o *hpoOutput) done(t hpo.Trial) {
 	default:
 		fmt.Fprintf(o.g.stderr, "        trial %d %s: %s\n", t.Number, t.State, t.Note)
 	}
+}
+
+func fmtValues(vs []float64) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%.4g", v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtParams(d lemur.Dict) string {
@@ -565,6 +678,7 @@ func printHPOResult(ctx context.Context, g *globals, st *hpo.Study, asJSON bool)
 			Best   map[string]any `json:"best_params,omitempty"`
 			Value  *float64       `json:"best_accuracy,omitempty"`
 			Number *int           `json:"best_trial,omitempty"`
+			Pareto []paretoRow    `json:"pareto,omitempty"`
 		}
 		r := row{Study: st.Info.Name, Trials: len(ts), States: map[string]int{}}
 		for s, n := range counts {
@@ -574,6 +688,7 @@ func printHPOResult(ctx context.Context, g *globals, st *hpo.Study, asJSON bool)
 			v, n := best.Value, best.Number
 			r.Best, r.Value, r.Number = dictMap(best.Params), &v, &n
 		}
+		r.Pareto = paretoRows(st.Info, ts)
 		b, _ := json.Marshal(map[string]any{"event": "result", "result": r})
 		fmt.Fprintln(g.stdout, string(b))
 	} else {
@@ -594,6 +709,7 @@ func printHPOResult(ctx context.Context, g *globals, st *hpo.Study, asJSON bool)
 			}
 			tw.Flush()
 		}
+		writePareto(w, st.Info, ts)
 		if ok {
 			j, _ := lemur.EncodeJSON(best.Params, 0, false)
 			fmt.Fprintf(w, "best: trial %d, accuracy %.4f\n%s\n", best.Number, best.Value, j)

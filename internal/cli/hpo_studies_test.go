@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,6 +103,69 @@ func TestHPOStudiesAndShow(t *testing.T) {
 				t.Fatalf("%v: %v\n%s", tc.args, err, out.String())
 			}
 			tc.wantJSON(t, v)
+		}
+	}
+}
+
+// TestHPOParetoShowAndReport stores a two-objective study (accuracy vs
+// parameters, persisted through SQLite) and checks that hpo show prints
+// its Pareto front and hpo report draws every plot.
+func TestHPOParetoShowAndReport(t *testing.T) {
+	ctx := context.Background()
+	ws := filepath.Join(t.TempDir(), "ws")
+	w, err := workspace.Open(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := hpo.LEMURSpace([]string{"lr", "momentum"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []hpo.Objective{{Name: "acc", Direction: hpo.Maximize}, {Name: "params", Direction: hpo.Minimize}}
+	st, err := hpo.OpenStudy(ctx, hpo.StoreStorage{S: w.Store}, hpo.StudyInfo{Name: "mo", Space: sp, Seed: 3, Objectives: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trials 1 and 3 are dominated (by 0 and 2).
+	vals := [][]float64{{0.8, 5000}, {0.7, 9000}, {0.6, 1000}, {0.55, 2000}}
+	for _, v := range vals {
+		tr, err := st.Ask(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Values = v
+		if err := st.Tell(ctx, &tr, hpo.Complete, v[0], ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	run := func(args ...string) string {
+		var out, errb bytes.Buffer
+		if code := Execute(ctx, append([]string{"-w", ws}, args...), &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	show := run("hpo", "show", "mo")
+	if !strings.Contains(show, "Pareto front: 2 of 4 trials") {
+		t.Errorf("hpo show lacks the front:\n%s", show)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(run("hpo", "show", "mo", "--json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	front := v["pareto"].([]any)
+	if len(front) != 2 || front[0].(map[string]any)["trial"].(float64) != 0 || front[1].(map[string]any)["trial"].(float64) != 2 {
+		t.Errorf("JSON front %v, want trials 0 and 2", front)
+	}
+	dir := filepath.Join(t.TempDir(), "plots")
+	out := run("hpo", "report", "mo", "--out", dir)
+	for _, stem := range []string{"history", "parallel", "importance", "pareto-params"} {
+		for _, ext := range []string{".png", ".svg"} {
+			fi, err := os.Stat(filepath.Join(dir, stem+ext))
+			if err != nil || fi.Size() < 1000 {
+				t.Errorf("%s%s: %v (size %v); output:\n%s", stem, ext, err, fi, out)
+			}
 		}
 	}
 }

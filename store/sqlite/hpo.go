@@ -36,14 +36,17 @@ func (db *DB) CreateHPOStudy(ctx context.Context, s store.HPOStudy) (store.HPOSt
 	if s.Attrs == "" {
 		s.Attrs = "{}"
 	}
+	if s.Objectives == "" {
+		s.Objectives = "[]"
+	}
 	if s.Created.IsZero() {
 		s.Created = time.Now()
 	}
 	var created bool
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO nngpt_hpo_study (name, direction, space, sampler, seed, attrs, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			s.Name, s.Direction, s.Space, s.Sampler, int64(s.Seed), s.Attrs, hpoFmtTime(s.Created))
+		res, err := tx.ExecContext(ctx, `INSERT INTO nngpt_hpo_study (name, direction, space, sampler, seed, attrs, created_at, objectives)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+			s.Name, s.Direction, s.Space, s.Sampler, int64(s.Seed), s.Attrs, hpoFmtTime(s.Created), s.Objectives)
 		if err != nil {
 			return fmt.Errorf("create study %s: %w", s.Name, err)
 		}
@@ -68,7 +71,7 @@ func scanStudy(sc interface{ Scan(...any) error }) (store.HPOStudy, error) {
 	var s store.HPOStudy
 	var seed int64
 	var created sql.NullString
-	if err := sc.Scan(&s.Name, &s.Direction, &s.Space, &s.Sampler, &seed, &s.Attrs, &created); err != nil {
+	if err := sc.Scan(&s.Name, &s.Direction, &s.Space, &s.Sampler, &seed, &s.Attrs, &created, &s.Objectives); err != nil {
 		return s, err
 	}
 	s.Seed = uint64(seed)
@@ -77,7 +80,7 @@ func scanStudy(sc interface{ Scan(...any) error }) (store.HPOStudy, error) {
 	return s, err
 }
 
-const studyCols = `name, direction, space, sampler, seed, attrs, created_at`
+const studyCols = `name, direction, space, sampler, seed, attrs, created_at, objectives`
 
 func (db *DB) hpoStudy(ctx context.Context, name string) (store.HPOStudy, bool, error) {
 	s, err := scanStudy(db.r.QueryRowContext(ctx, `SELECT `+studyCols+` FROM nngpt_hpo_study WHERE name = ?`, name))
@@ -108,13 +111,13 @@ func (db *DB) HPOStudies(ctx context.Context) ([]store.HPOStudy, error) {
 	return out, rows.Err()
 }
 
-const trialCols = `number, state, params, value, intermediate, source, note, started_at, finished_at`
+const trialCols = `number, state, params, value, intermediate, source, note, started_at, finished_at, objective_values`
 
 func scanTrial(sc interface{ Scan(...any) error }) (store.HPOTrial, error) {
 	var t store.HPOTrial
 	var v sql.NullFloat64
 	var st, fin sql.NullString
-	if err := sc.Scan(&t.Number, &t.State, &t.Params, &v, &t.Intermediate, &t.Source, &t.Note, &st, &fin); err != nil {
+	if err := sc.Scan(&t.Number, &t.State, &t.Params, &v, &t.Intermediate, &t.Source, &t.Note, &st, &fin, &t.Values); err != nil {
 		return t, err
 	}
 	if v.Valid {
@@ -148,8 +151,11 @@ func insertTrial(ctx context.Context, tx *sql.Tx, study string, t *store.HPOTria
 	if t.Intermediate == "" {
 		t.Intermediate = "[]"
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO nngpt_hpo_trial (study, `+trialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		study, t.Number, t.State, t.Params, t.Value, t.Intermediate, t.Source, t.Note, hpoFmtTime(t.Started), hpoFmtTime(t.Finished))
+	if t.Values == "" {
+		t.Values = "[]"
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO nngpt_hpo_trial (study, `+trialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		study, t.Number, t.State, t.Params, t.Value, t.Intermediate, t.Source, t.Note, hpoFmtTime(t.Started), hpoFmtTime(t.Finished), t.Values)
 	return err
 }
 
@@ -204,10 +210,13 @@ func (db *DB) UpdateHPOTrial(ctx context.Context, study string, t store.HPOTrial
 	if t.Intermediate == "" {
 		t.Intermediate = "[]"
 	}
+	if t.Values == "" {
+		t.Values = "[]"
+	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE nngpt_hpo_trial SET state = ?, params = ?, value = ?, intermediate = ?, source = ?, note = ?,
-			started_at = ?, finished_at = ? WHERE study = ? AND number = ?`,
-			t.State, t.Params, t.Value, t.Intermediate, t.Source, t.Note, hpoFmtTime(t.Started), hpoFmtTime(t.Finished), study, t.Number)
+			started_at = ?, finished_at = ?, objective_values = ? WHERE study = ? AND number = ?`,
+			t.State, t.Params, t.Value, t.Intermediate, t.Source, t.Note, hpoFmtTime(t.Started), hpoFmtTime(t.Finished), t.Values, study, t.Number)
 		if err != nil {
 			return fmt.Errorf("update trial %d of %s: %w", t.Number, study, err)
 		}
