@@ -36,9 +36,6 @@ func (db *DB) CreateHPOStudy(ctx context.Context, s store.HPOStudy) (store.HPOSt
 	if s.Attrs == "" {
 		s.Attrs = "{}"
 	}
-	if s.Objectives == "" {
-		s.Objectives = "[]"
-	}
 	if s.Created.IsZero() {
 		s.Created = time.Now()
 	}
@@ -151,9 +148,6 @@ func insertTrial(ctx context.Context, tx *sql.Tx, study string, t *store.HPOTria
 	if t.Intermediate == "" {
 		t.Intermediate = "[]"
 	}
-	if t.Values == "" {
-		t.Values = "[]"
-	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO nngpt_hpo_trial (study, `+trialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		study, t.Number, t.State, t.Params, t.Value, t.Intermediate, t.Source, t.Note, hpoFmtTime(t.Started), hpoFmtTime(t.Finished), t.Values)
 	return err
@@ -209,9 +203,6 @@ func (db *DB) UpdateHPOTrial(ctx context.Context, study string, t store.HPOTrial
 	}
 	if t.Intermediate == "" {
 		t.Intermediate = "[]"
-	}
-	if t.Values == "" {
-		t.Values = "[]"
 	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE nngpt_hpo_trial SET state = ?, params = ?, value = ?, intermediate = ?, source = ?, note = ?,
