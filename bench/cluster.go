@@ -197,4 +197,3 @@ func RunJobs(ctx context.Context, ex runner.Executor, job runner.Job, n, paralle
 	fig.MedianFirstEventS, fig.MedianTotalS, fig.MedianStartupS, fig.MedianOverheadS = median(fe), median(tot), median(st), median(over)
 	return fig, nil
 }
-
