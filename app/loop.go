@@ -79,6 +79,9 @@ func OpenLoop(ctx context.Context, ws *workspace.Workspace, cfg *config.Loaded, 
 	if eng.Pruner, err = loopPruner(ctx, ws, s, data, notice); err != nil {
 		return nil, err
 	}
+	if eng.Screener, err = loopScreener(ctx, ws, s, data, plan.Loop.Seed); err != nil {
+		return nil, err
+	}
 	if ev, ok := gen.(*evolve.Generator); ok && s.Evolve.Learn {
 		eng.Hooks = append(eng.Hooks, evolve.Learner{Gen: ev, Journal: ws.Store})
 	}
@@ -123,6 +126,24 @@ func loopPruner(ctx context.Context, ws *workspace.Workspace, s loop.Settings, d
 		return nil, err
 	}
 	return predict.NewLoopPruner(p, s.Epochs), nil
+}
+
+// loopScreener is the screening of the workspace's zero-shot predictor, or
+// nil when screening is off or no such predictor was fitted.
+func loopScreener(ctx context.Context, ws *workspace.Workspace, s loop.Settings, data *runner.Dataset, seed int64) (loop.Screener, error) {
+	if !s.Screen.Enabled {
+		return nil, nil
+	}
+	pol := predict.DefaultScreenPolicy()
+	pol.Admission, pol.Explore, pol.Seed = s.Admit*data.Chance(), s.Screen.Explore, uint64(seed)
+	sc, err := predict.OpenScreener(ctx, ws.Dir, ws.Store, pol)
+	if errors.Is(err, predict.ErrNoZeroShot) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return predict.NewLoopScreener(sc, s.Epochs), nil
 }
 
 // fineTuning is the fine-tune hook; the model its command names generates

@@ -37,6 +37,7 @@ type Engine struct {
 	Device    string // cpu, cuda, cuda:N
 	Gate      Gate   // nil accepts everything
 	HP        HPSource
+	Screener  Screener
 	Pruner    Pruner
 	Hooks     []Hook
 	// Observe receives progress events; nil drops them. Called from several
@@ -68,6 +69,14 @@ type Gate interface {
 // error keeps the generator's.
 type HPSource interface {
 	Hyperparameters(ctx context.Context, c *synth.Candidate) (prm lemur.Dict, source string, err error)
+}
+
+// Screener decides before training whether a gated candidate is worth
+// its training (a prediction from code and hyperparameters alone). why
+// names the rule that screened it, or, for one trained anyway to measure
+// what screening costs, that rule prefixed by "explored".
+type Screener interface {
+	Screen(ctx context.Context, row *store.CandidateRow) (train bool, predicted float64, why string)
 }
 
 // Pruner stops hopeless runs between epochs.
@@ -231,7 +240,7 @@ func (e *Engine) Run(ctx context.Context, plan Plan, budget time.Duration) (*Res
 // passedGate reports whether a candidate in state s got through the gate.
 func passedGate(s string) bool {
 	switch s {
-	case store.StateGated, store.StateQueued, store.StateRunning, store.StateDone, store.StateFailed, store.StatePruned:
+	case store.StateGated, store.StateQueued, store.StateRunning, store.StateDone, store.StateFailed, store.StatePruned, store.StateScreened:
 		return true
 	}
 	return false
@@ -303,6 +312,25 @@ func (e *Engine) cycle(ctx context.Context, l *store.Loop, cfg Settings, cycle i
 			return err
 		}
 		e.gate(ctx, &rows[i])
+		if err := e.save(ctx, &rows[i]); err != nil {
+			return err
+		}
+	}
+
+	// Screen what passed the gate: the journal keeps the verdict, so a
+	// resumed cycle does not ask again.
+	for i := range rows {
+		if rows[i].State != store.StateGated || e.Screener == nil || rows[i].Detail != "" {
+			continue
+		}
+		train, predicted, why := e.Screener.Screen(ctx, &rows[i])
+		if !train {
+			rows[i].State, rows[i].Reason, rows[i].Predicted = store.StateScreened, why, &predicted
+		} else if why != "" {
+			rows[i].Detail, rows[i].Predicted = why, &predicted
+		} else {
+			continue
+		}
 		if err := e.save(ctx, &rows[i]); err != nil {
 			return err
 		}

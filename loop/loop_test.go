@@ -306,3 +306,52 @@ func TestLoopOneWriter(t *testing.T) {
 		t.Fatalf("after the release: %v", err)
 	}
 }
+
+// screenWidth0 screens the candidates whose code says width = 0, and
+// explores (trains anyway) those with width = 1.
+type screenWidth0 struct{ asked map[string]int }
+
+func (s screenWidth0) Screen(_ context.Context, row *store.CandidateRow) (bool, float64, string) {
+	s.asked[row.ID]++
+	switch {
+	case strings.Contains(row.Code, "width = 0"):
+		return false, 0.05, "predicted_below_bar"
+	case strings.Contains(row.Code, "width = 1"):
+		return true, 0.08, "explored: trained although predicted_below_bar"
+	}
+	return true, 0.3, ""
+}
+
+// TestLoopScreens: a screened candidate is final without training, with
+// its prediction; an explored one trains and says so.
+func TestLoopScreens(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "nngpt.db"))
+	ex := &fakeExec{trains: map[string]int{}}
+	eng := newEngine(st, ex, fakeGen{})
+	sc := screenWidth0{asked: map[string]int{}}
+	eng.Screener = sc
+	res, err := runLoop(ctx, eng, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Candidates {
+		switch {
+		case strings.Contains(c.Code, "width = 0"):
+			if c.State != store.StateScreened || c.Predicted == nil || *c.Predicted != 0.05 || ex.trains[c.Name] != 0 {
+				t.Errorf("%s: state %s predicted %v trained %d", c.ID, c.State, c.Predicted, ex.trains[c.Name])
+			}
+		case strings.Contains(c.Code, "width = 1"):
+			if c.State != store.StateDone || !strings.HasPrefix(c.Detail, "explored") || ex.trains[c.Name] != 1 {
+				t.Errorf("%s: state %s detail %q trained %d", c.ID, c.State, c.Detail, ex.trains[c.Name])
+			}
+		default:
+			if c.State != store.StateDone || ex.trains[c.Name] != 1 {
+				t.Errorf("%s: state %s trained %d", c.ID, c.State, ex.trains[c.Name])
+			}
+		}
+		if sc.asked[c.ID] != 1 {
+			t.Errorf("%s screened %d times", c.ID, sc.asked[c.ID])
+		}
+	}
+}

@@ -43,6 +43,7 @@ type Settings struct {
 	LLM       LLM       `json:"llm"`
 	Evolve    Evolve    `json:"evolve"`
 	EarlyStop EarlyStop `json:"early_stop"`
+	Screen    Screen    `json:"screen"`
 	Finetune  Finetune  `json:"finetune"`
 }
 
@@ -83,6 +84,14 @@ type EarlyStop struct {
 	AfterEpoch int  `json:"after_epoch"`
 }
 
+// Screen skips, before training, candidates the workspace's zero-shot
+// predictor (`nngpt predict train --k 0`) expects to end below the bar or
+// far below their peers; a share is trained anyway to measure the cost.
+type Screen struct {
+	Enabled bool    `json:"enabled"`
+	Explore float64 `json:"explore"` // share of screened candidates trained anyway
+}
+
 // Finetune exports NNGPT's fine-tuning pairs after each cycle and runs a
 // command that trains the next generator.
 type Finetune struct {
@@ -102,6 +111,7 @@ func DefaultSettings() Settings {
 			Selection: "best", MaxRetries: 4, Repairs: 3},
 		Evolve:    Evolve{Learn: true},
 		EarlyStop: EarlyStop{Enabled: true, AfterEpoch: 2},
+		Screen:    Screen{Enabled: true, Explore: 0.1},
 	}
 }
 

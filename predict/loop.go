@@ -47,3 +47,44 @@ func (lp *LoopPruner) Finished(row store.CandidateRow) {
 		lp.p.Board.Add(row.Pipeline.Task, row.Pipeline.Dataset, row.Best())
 	}
 }
+
+// LoopScreener is the closed loop's screening through a Screener: before a
+// gated candidate trains, its zero-shot prediction decides whether the
+// training is worth it (loop.Screener).
+type LoopScreener struct {
+	s      *Screener
+	epochs int
+
+	mu       sync.Mutex
+	features map[string]CodeFeatures
+}
+
+// NewLoopScreener screens candidates that would train for epochs epochs.
+func NewLoopScreener(s *Screener, epochs int) *LoopScreener {
+	return &LoopScreener{s: s, epochs: epochs, features: map[string]CodeFeatures{}}
+}
+
+// Screen says whether row should train; when not, predicted is the
+// predicted best accuracy and why the rule that screened it. A candidate
+// a rule would screen but the explore draw trains gets why too, so the
+// report can count what screening costs. An error trains it.
+func (ls *LoopScreener) Screen(ctx context.Context, row *store.CandidateRow) (train bool, predicted float64, why string) {
+	ls.mu.Lock()
+	cf, ok := ls.features[row.CodeID]
+	if !ok {
+		cf, _ = CodeFeaturesOf([]byte(row.Code))
+		ls.features[row.CodeID] = cf
+	}
+	ls.mu.Unlock()
+	d, err := ls.s.Screen(ctx, CandidateOf(row, ls.epochs, cf, 0))
+	if err != nil {
+		return true, 0, ""
+	}
+	switch {
+	case !d.Train:
+		return false, d.Prediction.BestAccuracy, d.Reason
+	case d.Explore:
+		return true, d.Prediction.BestAccuracy, "explored: trained although " + d.Reason
+	}
+	return true, d.Prediction.BestAccuracy, ""
+}

@@ -85,6 +85,11 @@ type CycleStats struct {
 	Failed      int            `json:"failed"`
 	FailedBy    map[string]int `json:"failed_by,omitempty"`
 	Pruned      int            `json:"pruned"`
+	// Screened were not trained: the zero-shot predictor expected them
+	// below the bar; Explored were trained although it did (what
+	// screening would have cost).
+	Screened int `json:"screened"`
+	Explored int `json:"explored"`
 	// Trained counts candidates that finished training (done). Pruned
 	// ones were stopped early and are counted apart.
 	Trained  int `json:"trained"`
@@ -274,6 +279,8 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 			st.FailedBy = inc(st.FailedBy, reason(c.Reason))
 		case store.StatePruned:
 			st.Pruned++
+		case store.StateScreened:
+			st.Screened++
 		case store.StateDone:
 			st.Trained++
 			if len(c.Epochs) > 0 {
@@ -281,6 +288,9 @@ func FromCandidates(l store.Loop, cs []store.CandidateRow) *Report {
 			}
 		default:
 			st.Pending++
+		}
+		if strings.HasPrefix(c.Detail, "explored") && c.State != store.StateScreened {
+			st.Explored++
 		}
 		if c.Admitted {
 			st.Admitted++
@@ -346,6 +356,8 @@ func (t *CycleStats) add(s CycleStats) {
 	t.Duplicates += s.Duplicates
 	t.Failed += s.Failed
 	t.Pruned += s.Pruned
+	t.Screened += s.Screened
+	t.Explored += s.Explored
 	t.Trained += s.Trained
 	t.Admitted += s.Admitted
 	t.Pending += s.Pending

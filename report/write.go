@@ -173,6 +173,7 @@ func (r *Report) Markdown(w io.Writer, plots map[string]string) error {
 		{"duplicates skipped (trainings saved)", fmt.Sprint(t.Duplicates)},
 		{"failed in the worker", fmt.Sprint(t.Failed)},
 		{"pruned early", fmt.Sprint(t.Pruned)},
+		{"screened before training", fmt.Sprintf("%d (%d more trained anyway to measure the cost)", t.Screened, t.Explored)},
 		{"trained to the end", fmt.Sprint(t.Trained)},
 		{"admitted to the corpus", fmt.Sprint(t.Admitted)},
 		{"valid rate (admitted / finished)", pct(t.ValidRate, t.Generated-t.Pending)},
