@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nngpt/nngpt/app"
 	"github.com/nngpt/nngpt/store"
 	"github.com/nngpt/nngpt/workspace"
 )
@@ -175,11 +176,11 @@ func TestDoctorReports(t *testing.T) {
 	checkEnv(t)
 	var out, errb bytes.Buffer
 	code := Execute(context.Background(), []string{"doctor", "--json"}, &out, &errb)
-	var items []doctorItem
+	var items []app.Finding
 	if err := json.Unmarshal(out.Bytes(), &items); err != nil {
 		t.Fatalf("doctor --json: %v\n%s", err, out.String())
 	}
-	names := map[string]doctorItem{}
+	names := map[string]app.Finding{}
 	for _, it := range items {
 		names[it.Name] = it
 	}
