@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/nngpt/nngpt/config"
 	"github.com/nngpt/nngpt/finetune"
@@ -76,10 +77,13 @@ func OpenLoop(ctx context.Context, ws *workspace.Workspace, cfg *config.Loaded, 
 	if eng.HP, err = hpSource(ws.Store, s); err != nil {
 		return nil, err
 	}
-	if eng.Pruner, err = loopPruner(ctx, ws, s, data, notice); err != nil {
+	// The pruner and the screener rank against one board of the corpus's
+	// runs, read once and only when a predictor needs it.
+	board := sync.OnceValues(func() (*predict.Board, error) { return predict.OpenBoard(ctx, ws.Store) })
+	if eng.Pruner, err = loopPruner(ws, s, data, board, notice); err != nil {
 		return nil, err
 	}
-	if eng.Screener, err = loopScreener(ctx, ws, s, data, plan.Loop.Seed); err != nil {
+	if eng.Screener, err = loopScreener(ws, s, data, board, plan.Loop.Seed); err != nil {
 		return nil, err
 	}
 	if ev, ok := gen.(*evolve.Generator); ok && s.Evolve.Learn {
@@ -110,14 +114,14 @@ func hpSource(st store.Store, s loop.Settings) (loop.HPSource, error) {
 // loopPruner is the early stopping of the workspace's predictor, or nil
 // when early stopping is off, cannot act (too few epochs) or has no
 // predictor yet.
-func loopPruner(ctx context.Context, ws *workspace.Workspace, s loop.Settings, data *runner.Dataset, notice io.Writer) (loop.Pruner, error) {
+func loopPruner(ws *workspace.Workspace, s loop.Settings, data *runner.Dataset, board func() (*predict.Board, error), notice io.Writer) (loop.Pruner, error) {
 	if !s.EarlyStop.Enabled || s.Epochs <= s.EarlyStop.AfterEpoch {
 		return nil, nil
 	}
 	pol := predict.DefaultPolicy()
 	pol.After = s.EarlyStop.AfterEpoch
 	pol.Admission = s.Admit * data.Chance()
-	p, err := predict.OpenPruner(ctx, ws.Dir, ws.Store, pol)
+	p, err := predict.LoadPruner(ws.Dir, pol, board)
 	if errors.Is(err, predict.ErrNoPredictor) {
 		fmt.Fprintln(notice, "nngpt: early stopping is off: no predictor in this workspace (`nngpt predict train` fits one)")
 		return nil, nil
@@ -130,13 +134,13 @@ func loopPruner(ctx context.Context, ws *workspace.Workspace, s loop.Settings, d
 
 // loopScreener is the screening of the workspace's zero-shot predictor, or
 // nil when screening is off or no such predictor was fitted.
-func loopScreener(ctx context.Context, ws *workspace.Workspace, s loop.Settings, data *runner.Dataset, seed int64) (loop.Screener, error) {
+func loopScreener(ws *workspace.Workspace, s loop.Settings, data *runner.Dataset, board func() (*predict.Board, error), seed int64) (loop.Screener, error) {
 	if !s.Screen.Enabled {
 		return nil, nil
 	}
 	pol := predict.DefaultScreenPolicy()
 	pol.Admission, pol.Explore, pol.Seed = s.Admit*data.Chance(), s.Screen.Explore, uint64(seed)
-	sc, err := predict.OpenScreener(ctx, ws.Dir, ws.Store, pol)
+	sc, err := predict.LoadScreener(ws.Dir, pol, board)
 	if errors.Is(err, predict.ErrNoZeroShot) {
 		return nil, nil
 	}

@@ -114,19 +114,16 @@ func NewScreener(m *Model, pol ScreenPolicy, board *Board) (*Screener, error) {
 // zero-shot predictor under wsDir (ErrNoZeroShot when there is none: train
 // every candidate then) and a board of every run in the store.
 func OpenScreener(ctx context.Context, wsDir string, st store.Store, pol ScreenPolicy) (*Screener, error) {
-	dir, err := LatestZeroShot(wsDir)
+	return LoadScreener(wsDir, pol, func() (*Board, error) { return OpenBoard(ctx, st) })
+}
+
+// LoadScreener is OpenScreener with the board from board (see LoadPruner).
+func LoadScreener(wsDir string, pol ScreenPolicy, board func() (*Board, error)) (*Screener, error) {
+	m, b, err := loadLatest(wsDir, LatestZeroShot, board)
 	if err != nil {
 		return nil, err
 	}
-	m, err := Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	board, err := BoardFromRecords(st.Stats(ctx, store.Filter{}))
-	if err != nil {
-		return nil, err
-	}
-	return NewScreener(m, pol, board)
+	return NewScreener(m, pol, b)
 }
 
 // Screen predicts the candidate before training and says whether to train

@@ -42,19 +42,36 @@ func FromStore(ctx context.Context, st store.Store, f store.Filter) ([]Run, Buil
 // when there is none: run without early stopping then) and a board of
 // every run in the store.
 func OpenPruner(ctx context.Context, wsDir string, st store.Store, pol Policy) (*Pruner, error) {
-	dir, err := LatestPruning(wsDir)
+	return LoadPruner(wsDir, pol, func() (*Board, error) { return OpenBoard(ctx, st) })
+}
+
+// LoadPruner is OpenPruner with the board from board, asked only once a
+// predictor was found (one board can serve a loop's pruner and screener).
+func LoadPruner(wsDir string, pol Policy, board func() (*Board, error)) (*Pruner, error) {
+	m, b, err := loadLatest(wsDir, LatestPruning, board)
 	if err != nil {
 		return nil, err
+	}
+	return NewPruner(m, pol, b)
+}
+
+// OpenBoard is the board of every run in the store.
+func OpenBoard(ctx context.Context, st store.Corpus) (*Board, error) {
+	return BoardFromRecords(st.Stats(ctx, store.Filter{}))
+}
+
+// loadLatest loads the predictor latest picks under wsDir, then the board.
+func loadLatest(wsDir string, latest func(string) (string, error), board func() (*Board, error)) (*Model, *Board, error) {
+	dir, err := latest(wsDir)
+	if err != nil {
+		return nil, nil, err
 	}
 	m, err := Load(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	board, err := BoardFromRecords(st.Stats(ctx, store.Filter{}))
-	if err != nil {
-		return nil, err
-	}
-	return NewPruner(m, pol, board)
+	b, err := board()
+	return m, b, err
 }
 
 // CandidateState is the state of a loop candidate after epoch (1-based)
